@@ -1,0 +1,187 @@
+"""Command line: sirenpipe encode | decode | info | score."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import SirenpipeError
+
+EXIT_BAD_INPUT = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)  # unwind (and drop temp files) on SIGTERM too
+    try:
+        return args.func(args) or 0
+    except (SirenpipeError, OSError, ValueError, KeyError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"sirenpipe {args.command}: error: {message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"sirenpipe {args.command}: interrupted; no output written", file=sys.stderr)
+        return 130
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sirenpipe", description="Audio compression with implicit neural representations.")
+    parser.add_argument("--version", action="version", version=f"sirenpipe {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_encode(sub)
+    _add_decode(sub)
+    _add_info(sub)
+    _add_score(sub)
+    return parser
+
+
+# --- encode ------------------------------------------------------------------------------
+def _add_encode(sub) -> None:
+    from .models import PRESETS
+
+    p = sub.add_parser("encode", help="fit an INR to an audio file and write a .sirn bitstream")
+    p.add_argument("input", help="audio file (wav, flac, ogg, mp3, ...)")
+    p.add_argument("output", help="output .sirn file")
+    p.add_argument("--preset", default="siamese-siren", choices=sorted(PRESETS), help="model preset (default: %(default)s)")
+    p.add_argument("--steps", type=int, default=2500, help="training steps (default: %(default)s, the paper's)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of init and batches (default: %(default)s)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda (default: %(default)s)")
+    p.add_argument("--bits", type=int, default=8, help="weight bit width 2..8 (default: %(default)s)")
+    p.add_argument("--per-channel", action="store_true", help="one quantization scale per output channel")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds to encode, cropped or zero-padded (default: %(default)s)")
+    p.add_argument("--offset", type=float, default=0.0, help="seconds to skip at the start (default: 0)")
+    p.add_argument("--sample-rate", type=int, default=22050, help="rate the clip is fitted at (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=None, help="random mini-batch size (default: full batch)")
+    p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default: %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_encode)
+
+
+def _encode(args) -> None:
+    from .audio import load_clip
+    from .codec import QuantConfig
+    from .coding import encode_clip
+    from .fit import FitConfig
+    from .atomic import write_bytes_atomic
+
+    if args.duration is not None and args.duration <= 0:
+        raise ValueError(f"--duration must be positive, got {args.duration}")
+    clip = load_clip(args.input, sample_rate=args.sample_rate, duration=args.duration, offset=args.offset)
+    fit_config = FitConfig(steps=args.steps, lr=args.lr, batch_size=args.batch_size, seed=args.seed, device=args.device)
+    encoded = encode_clip(clip, args.preset, fit_config=fit_config, quant=QuantConfig(args.bits, args.per_channel), progress=not args.quiet)
+    write_bytes_atomic(args.output, encoded.data)
+    r = encoded.fit
+    print(
+        f"{args.output}: {len(encoded.data)} bytes, {len(encoded.data) * 8 / clip.duration / 1000:.1f} kbps, "
+        f"{clip.duration:.2f} s at {clip.sample_rate} Hz, final loss {r.final_loss:.3e}, "
+        f"{r.steps} steps in {r.seconds:.1f} s on {r.device}, seed {r.seed}"
+    )
+
+
+# --- decode ------------------------------------------------------------------------------
+def _add_decode(sub) -> None:
+    from .denoise import VARIANTS
+
+    p = sub.add_parser("decode", help="decode a .sirn bitstream to a WAV file")
+    p.add_argument("input", help=".sirn file")
+    p.add_argument("output", help="output .wav file (32-bit float)")
+    p.add_argument("--sample-rate", type=int, default=None, help="output rate (default: the encoded clip's)")
+    p.add_argument("--denoise", choices=VARIANTS, default=None, help="decoder variant (default: siamese for two-head models, else f0)")
+    p.add_argument("--alpha", type=float, default=2.0, help="noise-estimate amplitude for --denoise siamese (default: %(default)s)")
+    p.set_defaults(func=_decode)
+
+
+def _decode(args) -> None:
+    from .audio import write_wav
+    from .coding import decode_bytes, default_variant
+
+    data = _read_bytes(args.input)
+    variant = args.denoise or default_variant(data)
+    signal_out, rate = decode_bytes(data, args.sample_rate, variant, args.alpha)
+    write_wav(args.output, signal_out, rate)
+    print(f"{args.output}: {len(signal_out) / rate:.2f} s at {rate} Hz, variant {variant}")
+
+
+def _read_bytes(path: str) -> bytes:
+    p = Path(path)
+    if not p.is_file():
+        raise SirenpipeError(f"{path}: no such file" if not p.exists() else f"{path}: not a regular file")
+    return p.read_bytes()
+
+
+# --- info --------------------------------------------------------------------------------
+def _add_info(sub) -> None:
+    p = sub.add_parser("info", help="describe a .sirn bitstream")
+    p.add_argument("input", help=".sirn file")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_info)
+
+
+def _info(args) -> None:
+    from .codec import decompress, stream_sizes
+
+    data = _read_bytes(args.input)
+    stream = decompress(data)
+    h = stream.header
+    info = {
+        "file": args.input,
+        "preset": h.preset,
+        "model": h.model.to_dict(),
+        **stream_sizes(data, h, stream.model).to_dict(),
+        "bits": h.quant.bits,
+        "per_channel": h.quant.per_channel,
+        "sample_rate": h.sample_rate,
+        "num_samples": h.num_samples,
+        "duration_s": h.duration,
+        "peak_scale": h.peak_scale,
+    }
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return
+    m = h.model
+    print(f"file:        {args.input}")
+    print(f"preset:      {h.preset or '(custom)'} ({m.arch}: shared {list(m.shared)}, heads {m.num_heads} x {list(m.head_widths)}, "
+          f"PE {m.pe_frequencies}, omega_0 {m.omega_0:g}, omega {m.omega:g})")
+    print(f"parameters:  {info['parameters']:,} (paper-style count {info['paper_style_parameters']:,})")
+    print(f"size:        {info['bytes']:,} bytes, {info['kbps']:.1f} kbps (paper-style size {info['paper_style_bytes'] / 1000:.1f} kB)")
+    print(f"quantized:   {h.quant.bits}-bit {'per-channel' if h.quant.per_channel else 'per-tensor'} weights, fp32 biases")
+    print(f"audio:       {h.duration:.3f} s, {h.num_samples} samples at {h.sample_rate} Hz, peak {h.peak_scale:.4f}")
+
+
+# --- score -------------------------------------------------------------------------------
+def _add_score(sub) -> None:
+    p = sub.add_parser("score", help="score a degraded file against a reference")
+    p.add_argument("ref", help="reference audio file")
+    p.add_argument("deg", help="degraded (decoded) audio file")
+    p.add_argument("--mode", choices=("speech", "audio"), default="speech", help="speech metrics setup or music/audio (default: %(default)s)")
+    p.add_argument("--metrics", default=None, help="comma-separated metric names (default: all but cdpam)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_score)
+
+
+def _score(args) -> None:
+    from .metrics import score
+    from .scoring import load_pair
+
+    ref, est, rate = load_pair(args.ref, args.deg)
+    names = args.metrics.split(",") if args.metrics else None
+    results = score(ref=ref, est=est, sample_rate=rate, kind=args.mode, metrics=names)
+    if args.json:
+        print(json.dumps({name: r.to_dict() for name, r in results.items()}, indent=2))
+        return
+    for name, r in results.items():
+        value = f"{r.value:.4f}" if r.value is not None else f"null ({r.reason})"
+        print(f"{name:14s} {value}" + (f"  [{r.mode}]" if r.mode else ""))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

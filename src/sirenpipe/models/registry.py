@@ -1,0 +1,90 @@
+"""Architectures and named presets, registered by name (as CompressAI's model zoo).
+
+An architecture is a function of keyword overrides returning an INRConfig; a preset is an
+architecture plus the overrides of one row of the paper's tables.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from .inr import INR, INRConfig
+
+ARCHITECTURES: dict[str, Callable[..., INRConfig]] = {}
+PRESETS: dict[str, tuple[str, dict]] = {}
+
+
+def register_architecture(name: str):
+    def decorator(fn):
+        ARCHITECTURES[name] = fn
+        return fn
+
+    return decorator
+
+
+@register_architecture("siren")
+def siren(shared=(256, 256, 256), omega_0=3000.0, omega=30.0) -> INRConfig:
+    """Original SIREN for audio: raw t input, omega_0 = 3000 in the first layer."""
+    return INRConfig("siren", shared, omega_0=omega_0, omega=omega)
+
+
+@register_architecture("pe_siren")
+def pe_siren(shared=(256, 256, 256), pe_frequencies=16, pe_sigma=2.0, omega_0=30.0, omega=30.0) -> INRConfig:
+    return INRConfig("pe_siren", shared, pe_frequencies=pe_frequencies, pe_sigma=pe_sigma, omega_0=omega_0, omega=omega)
+
+
+@register_architecture("siamese")
+def siamese(
+    shared=(256, 256), head_widths=(128,), num_heads=2, pe_frequencies=16, pe_sigma=2.0, omega_0=100.0, omega=100.0
+) -> INRConfig:
+    return INRConfig(
+        "siamese",
+        shared,
+        head_widths=head_widths,
+        num_heads=num_heads,
+        pe_frequencies=pe_frequencies,
+        pe_sigma=pe_sigma,
+        omega_0=omega_0,
+        omega=omega,
+    )
+
+
+def register_preset(name: str, arch: str, **overrides) -> None:
+    PRESETS[name] = (arch, overrides)
+
+
+# Table 1
+register_preset("original-siren", "siren")
+register_preset("pe-siren", "pe_siren")
+register_preset("optimized-siren", "pe_siren", omega_0=100.0, omega=100.0)
+register_preset("siamese-siren", "siamese")
+# Table 2: layer widths (shared / siamese per head)
+register_preset("siamese-2x128-1x64", "siamese", shared=(128, 128), head_widths=(64,))
+register_preset("siamese-2x64-1x32", "siamese", shared=(64, 64), head_widths=(32,))
+# Table 3: how many layers are shared
+register_preset("siamese-1x256-2x128", "siamese", shared=(256,), head_widths=(128, 128))
+register_preset("siamese-0-3x128", "siamese", shared=(), head_widths=(128, 128, 128))
+# Aliases that name the paper rows by their widths (3x256 unshared = optimized SIREN;
+# 2x256 / 1x128 = siamese-siren).
+register_preset("siren-3x256", "pe_siren", omega_0=100.0, omega=100.0)
+register_preset("siamese-2x256-1x128", "siamese")
+
+
+def model_config(preset: str | None = None, arch: str | None = None, **overrides) -> INRConfig:
+    """The INRConfig of a preset (and/or an architecture) with overrides applied."""
+    if preset is not None:
+        if preset not in PRESETS:
+            raise KeyError(f"unknown preset {preset!r}; known: {', '.join(sorted(PRESETS))}")
+        preset_arch, preset_overrides = PRESETS[preset]
+        if arch is not None and arch != preset_arch:
+            raise ValueError(f"preset {preset!r} is architecture {preset_arch!r}, not {arch!r}")
+        arch, overrides = preset_arch, {**preset_overrides, **overrides}
+    if arch not in ARCHITECTURES:
+        raise KeyError(f"unknown architecture {arch!r}; known: {', '.join(sorted(ARCHITECTURES))}")
+    return ARCHITECTURES[arch](**overrides)
+
+
+def build_model(config: INRConfig | str) -> INR:
+    if isinstance(config, str):
+        config = model_config(config)
+    return INR(config)
