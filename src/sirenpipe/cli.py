@@ -15,6 +15,8 @@ EXIT_BAD_INPUT = 2
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:
+        _reexec_with_fast_allocator()
     parser = build_parser()
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)  # unwind (and drop temp files) on SIGTERM too
@@ -27,6 +29,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"sirenpipe {args.command}: interrupted; no output written", file=sys.stderr)
         return 130
+
+
+def _reexec_with_fast_allocator() -> None:
+    """Restart this process under tcmalloc when it is installed and not yet loaded."""
+    import os
+
+    from .allocator import allocator_env
+
+    extra = allocator_env()
+    if extra:
+        os.execve(sys.executable, [sys.executable, "-m", "sirenpipe", *sys.argv[1:]], {**os.environ, **extra})
 
 
 def _terminate(signum, frame):

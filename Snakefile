@@ -1,0 +1,29 @@
+# sirenpipe: every clip x every ablation -> fit -> quantize -> decode -> score -> tables, figures.
+#   snakemake --cores 8 --resources gpu=1             (local)
+#   snakemake --profile profiles/slurm                (SLURM cluster)
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/codec.smk"
+include: "workflow/rules/evaluate.smk"
+
+
+rule all:
+    input:
+        "results/tables/scores.parquet",
+        "results/tables/summary.parquet",
+        "results/tables/summary.md",
+        figure_files(),

@@ -1,0 +1,478 @@
+"""Figures for the evaluation report: log-mel spectrograms, loss curves, metric bars, rate–quality.
+
+Every plotting function draws with the non-interactive Agg backend, labels its axes with units, applies
+a tight layout, saves a PNG at 120 dpi atomically (temp file beside the target, then rename) and closes
+the figure. Missing or NaN values are skipped; a figure with nothing to draw says so instead of failing,
+so a workflow rule always gets its output file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.ticker  # noqa: E402
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.gridspec import GridSpec  # noqa: E402
+
+from ..atomic import atomic_path  # noqa: E402
+from ..metrics._signal import _hz_to_mel, mel_filterbank, power_spectrogram  # noqa: E402
+from .tables import VARIANT_ORDER, axis_label, ci95, ok_rows, summary_metrics  # noqa: E402
+
+__all__ = [
+    "DPI",
+    "log_mel_spectrogram",
+    "plot_loss_curves",
+    "plot_metric_bars",
+    "plot_rate_quality",
+    "plot_spectrograms",
+    "save_figure",
+]
+
+DPI = 120
+DYNAMIC_RANGE_DB = 80.0
+POWER_FLOOR = 1e-10
+_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "*", "h", "p"]
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def save_figure(fig, out_png: str | os.PathLike, *, tight: bool = True) -> Path:
+    """Tight layout (unless the caller already applied one), save as PNG at :data:`DPI` via a temp file +
+    rename, close the figure."""
+    out_png = Path(out_png)
+    try:
+        if tight:
+            fig.tight_layout()
+        with atomic_path(out_png) as tmp:
+            fig.savefig(tmp, dpi=DPI, format="png")
+    finally:
+        plt.close(fig)
+    return out_png
+
+
+def _no_data(ax, message: str) -> None:
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, fontsize=10, color="0.4")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _colours(n: int) -> list:
+    cmap = plt.get_cmap("tab10" if n <= 10 else "tab20")
+    return [cmap(i % cmap.N) for i in range(n)]
+
+
+def _series_label(key) -> str:
+    parts = key if isinstance(key, tuple) else (key,)
+    return " / ".join("—" if p is None or (isinstance(p, float) and math.isnan(p)) else str(p) for p in parts)
+
+
+def _ordered_keys(df: pd.DataFrame, columns: list[str]) -> list[tuple]:
+    """Distinct key tuples in table order, variants in the paper's order first."""
+    keys = list(dict.fromkeys(df[columns].astype("object").itertuples(index=False, name=None)))
+    if "variant" not in columns:
+        return keys
+    i = columns.index("variant")
+    first_prefix: dict = {}
+    for j, key in enumerate(keys):  # keep e.g. each ablation's variants together, ablations in table order
+        first_prefix.setdefault(key[:i], j)
+    rank = {v: r for r, v in enumerate(VARIANT_ORDER)}
+    order = sorted(range(len(keys)), key=lambda j: (first_prefix[keys[j][:i]], rank.get(keys[j][i], len(rank)), j))
+    return [keys[j] for j in order]
+
+
+# ------------------------------------------------------------------------------------------ spectrogram
+def log_mel_spectrogram(
+    x: np.ndarray, sample_rate: int, n_mels: int = 128, n_fft: int = 1024, hop: int = 256
+) -> np.ndarray:
+    """Log-mel power spectrogram in dB, shape [n_mels, frames] (low frequencies first).
+
+    Periodic-Hann STFT with centred frames and HTK mel triangles from 0 Hz to Nyquist (the helpers of
+    :mod:`sirenpipe.metrics._signal`), 10·log10(max(power, 1e-10)). NaN/inf samples count as zeros.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 1:
+        raise ValueError(f"expected a 1-D mono signal, got shape {x.shape}")
+    x = np.where(np.isfinite(x), x, 0.0)
+    mel_power = power_spectrogram(x, n_fft=n_fft, hop=hop) @ mel_filterbank(int(sample_rate), n_fft, n_mels).T
+    return (10.0 * np.log10(np.maximum(mel_power, POWER_FLOOR))).T
+
+
+def _mel_ticks(sample_rate: int) -> tuple[np.ndarray, list[str]]:
+    nyquist = sample_rate / 2
+    candidates = [0, 500, 1000, 2000, 4000, 8000, 16000, 32000]  # 250 would crowd 0 and 500
+    hz = [f for f in candidates if f <= nyquist]
+    return _hz_to_mel(np.array(hz, dtype=float)), [str(f) for f in hz]
+
+
+def plot_spectrograms(
+    ref: np.ndarray,
+    recons: dict[str, np.ndarray | None],
+    sample_rate: int,
+    out_png: str | os.PathLike,
+    title: str,
+    *,
+    n_mels: int = 128,
+    n_fft: int = 1024,
+    hop: int = 256,
+) -> Path:
+    """Stacked log-mel spectrograms: the original on top, then one panel per reconstruction label.
+
+    All panels share one colour scale in dB relative to the original's peak (0 dB) down to -80 dB, with a
+    colorbar; the y axis is mel-spaced with ticks labelled in Hz. A reconstruction that is None, empty or
+    entirely non-finite is drawn as an empty panel marked "not available".
+    """
+    panels = [("Original", ref)] + list(recons.items())
+    spectra = []
+    for _, signal in panels:
+        signal = None if signal is None else np.asarray(signal, dtype=np.float64)
+        if signal is None or signal.size == 0 or not np.isfinite(signal).any():
+            spectra.append(None)
+        else:
+            spectra.append(log_mel_spectrogram(signal, sample_rate, n_mels=n_mels, n_fft=n_fft, hop=hop))
+    # 0 dB = the original's peak; if the original is missing or silent, the loudest panel's
+    peaks = [float(s.max()) if s is not None else -np.inf for s in spectra]
+    floor_db = 10.0 * np.log10(POWER_FLOOR)
+    original_peak = peaks[0] > floor_db
+    peak = peaks[0] if original_peak else max(peaks)
+    peak = peak if np.isfinite(peak) else 0.0
+    vmin, vmax = -DYNAMIC_RANGE_DB, 0.0
+
+    mel_top = float(_hz_to_mel(sample_rate / 2))  # filter centres are equally spaced on the mel axis
+    durations = [np.asarray(s).size / sample_rate for _, s in panels if s is not None]
+    t_max = max(durations) if durations else 1.0
+    ticks, tick_labels = _mel_ticks(sample_rate)
+
+    n = len(panels)
+    fig = plt.figure(figsize=(9.0, 1.0 + 1.9 * n))
+    grid = GridSpec(n, 2, figure=fig, width_ratios=[1.0, 0.025])  # no local wspace: tight_layout sets it
+    axes = [fig.add_subplot(grid[0, 0])]
+    axes += [fig.add_subplot(grid[i, 0], sharex=axes[0], sharey=axes[0]) for i in range(1, n)]
+    image = None
+    for ax, (label, signal), spectrum in zip(axes, panels, spectra):
+        if spectrum is None:
+            ax.text(0.5, 0.5, "not available", ha="center", va="center", transform=ax.transAxes, color="0.4")
+        else:
+            t_end = np.asarray(signal).size / sample_rate
+            image = ax.imshow(
+                spectrum - peak,
+                origin="lower",
+                aspect="auto",
+                cmap="magma",
+                vmin=vmin,
+                vmax=vmax,
+                extent=(0.0, t_end, 0.0, mel_top),  # bands drawn edge to edge (< half a band off)
+                interpolation="nearest",
+            )
+        ax.set_title(str(label), loc="left", fontsize=10)
+        ax.set_ylabel("Frequency (Hz)")
+        ax.set_yticks(ticks, tick_labels)
+        ax.set_ylim(0.0, mel_top)
+        ax.set_xlim(0.0, t_max)
+        if ax is not axes[-1]:
+            ax.tick_params(labelbottom=False)
+    axes[-1].set_xlabel("Time (s)")
+    fig.suptitle(title)
+    # Lay out with a plain axes holding the colorbar's ticks and label (tight_layout cannot handle a
+    # colorbar axes), then draw the colorbar into it.
+    cbar_label = "Level (dB re. " + ("original peak)" if original_peak else "loudest panel's peak)")
+    cax = fig.add_subplot(grid[:, 1])
+    cax.set_ylim(vmin, vmax)
+    cax.set_xticks([])
+    cax.yaxis.tick_right()
+    cax.yaxis.set_label_position("right")
+    cax.set_ylabel(cbar_label)
+    fig.tight_layout()
+    if image is None:
+        image = plt.cm.ScalarMappable(norm=plt.Normalize(vmin, vmax), cmap="magma")
+    fig.colorbar(image, cax=cax, label=cbar_label)
+    return save_figure(fig, out_png, tight=False)  # laid out above
+
+
+# ----------------------------------------------------------------------------------------- loss curves
+def plot_loss_curves(histories: dict[str, list[float]], out_png: str | os.PathLike, title: str) -> Path:
+    """Training MSE (log scale) against step (1-based), one line per label; non-finite or non-positive
+    losses are skipped. A value may also be a pandas Series or dict {step: loss}."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    drawn = 0
+    for label, history in histories.items():
+        if history is None:
+            continue
+        if isinstance(history, dict):
+            history = pd.Series(history, dtype=float)
+        if isinstance(history, pd.Series):
+            steps, loss = np.asarray(history.index, dtype=float), np.asarray(history.to_numpy(), dtype=float)
+        else:
+            loss = np.asarray(history, dtype=float).ravel()
+            steps = np.arange(1, loss.size + 1, dtype=float)
+        keep = np.isfinite(loss) & (loss > 0)
+        if not keep.any():
+            continue
+        ax.plot(steps[keep], loss[keep], label=str(label), linewidth=1.3)
+        drawn += 1
+    if drawn:
+        ax.set_yscale("log")
+        ax.legend(title="Run", fontsize=9)
+        ax.grid(True, which="both", alpha=0.3)
+    else:
+        _no_data(ax, "no finite loss values")
+    ax.set_xlabel("Step")
+    ax.set_ylabel("Training loss (MSE, log scale)")
+    ax.set_title(title)
+    return save_figure(fig, out_png)
+
+
+# ----------------------------------------------------------------------------------------- metric bars
+def plot_metric_bars(
+    summary: pd.DataFrame,
+    out_png: str | os.PathLike,
+    metrics: list[str] | None = None,
+    title: str = "Quality per ablation / decoder variant",
+) -> Path:
+    """One subplot per metric (``M_mean`` columns of :func:`~sirenpipe.evaluation.tables.summarize`):
+    bars grouped per dataset, one bar (colour) per ablation / variant, error bars = ``M_ci95``.
+
+    Metrics that are absent or all-NaN are skipped; missing bars and NaN CIs are left out.
+    """
+    wanted = summary_metrics(summary) if metrics is None else list(metrics)
+    metrics = [
+        m for m in wanted if f"{m}_mean" in summary.columns and np.isfinite(summary[f"{m}_mean"].astype(float)).any()
+    ]
+    if summary.empty or not metrics:
+        fig, ax = plt.subplots(figsize=(6, 3))
+        _no_data(ax, "no metric values to plot")
+        ax.set_title(title)
+        return save_figure(fig, out_png)
+
+    datasets = list(dict.fromkeys(summary["dataset"].astype("object")))
+    kinds = summary.groupby("dataset", sort=False)["kind"].first() if "kind" in summary.columns else {}
+    series = _ordered_keys(summary, ["ablation", "variant"])
+    colours = dict(zip(series, _colours(len(series))))
+    width = 0.8 / len(series)
+
+    ncols = min(3, len(metrics))
+    nrows = math.ceil(len(metrics) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols + 2.6, 3.4 * nrows + 0.6), squeeze=False)
+    for ax, metric in zip(axes.ravel(), metrics):
+        for s, key in enumerate(series):
+            rows = summary[
+                (summary["ablation"].astype("object") == key[0]) & (summary["variant"].astype("object") == key[1])
+            ]
+            x, y, err = [], [], []
+            for d, dataset in enumerate(datasets):
+                match = rows[rows["dataset"].astype("object") == dataset]
+                if match.empty or not np.isfinite(float(match[f"{metric}_mean"].iloc[0])):
+                    continue
+                x.append(d - 0.4 + width * (s + 0.5))
+                y.append(float(match[f"{metric}_mean"].iloc[0]))
+                ci = float(match[f"{metric}_ci95"].iloc[0]) if f"{metric}_ci95" in match.columns else math.nan
+                err.append(ci)
+            if x:
+                ax.bar(x, y, width * 0.92, color=colours[key], label=_series_label(key))
+                with_ci = np.isfinite(err)  # no error bar (not even a cap) without a CI, e.g. one clip
+                if with_ci.any():
+                    ax.errorbar(
+                        np.asarray(x)[with_ci],
+                        np.asarray(y)[with_ci],
+                        yerr=np.asarray(err)[with_ci],
+                        fmt="none",
+                        ecolor="0.15",
+                        elinewidth=1,
+                        capsize=2.5,
+                    )
+        ax.set_xticks(range(len(datasets)))
+        ax.set_xticklabels([f"{d}\n({kinds[d]})" if d in kinds else str(d) for d in datasets], fontsize=9)
+        ax.set_xlim(-0.5, len(datasets) - 0.5)
+        ax.set_ylabel(axis_label(metric))
+        ax.set_title(axis_label(metric).rstrip(" ↑↓"), fontsize=10)
+        ax.axhline(0.0, color="0.3", linewidth=0.6)
+        ax.grid(True, axis="y", alpha=0.3)
+    for ax in axes.ravel()[len(metrics) :]:
+        ax.set_visible(False)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[k]) for k in series]
+    fig.suptitle(title + "  (error bars: 95 % CI)")
+    legend_width = 2.4 / fig.get_figwidth()
+    fig.tight_layout(rect=(0.0, 0.0, 1.0 - legend_width, 1.0))
+    fig.legend(
+        handles,
+        [_series_label(k) for k in series],
+        title="Ablation / variant",
+        loc="center left",
+        bbox_to_anchor=(1.0 - legend_width + 0.005, 0.5),
+        fontsize=9,
+        frameon=False,
+    )
+    return save_figure(fig, out_png, tight=False)  # tight_layout above left room for the legend
+
+
+# ---------------------------------------------------------------------------------------- rate–quality
+DODGE_FRACTION = 0.012  # sideways step between coinciding points, as a fraction of the panel's x span
+
+
+def _dodge(xs: list[float], log_x: bool) -> list[float]:
+    """Sideways shifts (factors on a log axis, offsets on a linear one) that spread points whose x
+    values coincide within 1 % symmetrically around their true x; 1.0 / 0.0 for the others."""
+    identity = 1.0 if log_x else 0.0
+    shifts = [identity] * len(xs)
+    if len(xs) < 2:
+        return shifts
+    x = np.asarray(xs, dtype=float)
+    lo, hi = float(x.min()), float(x.max())
+    if log_x:
+        span = max(math.log10(hi / lo), math.log10(1.5))
+    else:
+        span = max(hi - lo, 0.2 * max(abs(hi), 1e-9))
+    order = np.argsort(x, kind="stable")
+    clusters, current = [], [order[0]]
+    for i in order[1:]:
+        if abs(x[i] - x[current[0]]) <= 0.01 * max(abs(x[current[0]]), 1e-12):
+            current.append(i)
+        else:
+            clusters.append(current)
+            current = [i]
+    clusters.append(current)
+    for cluster in clusters:
+        cluster = sorted(cluster)  # series order, so the legend order reads left to right
+        for j, i in enumerate(cluster):
+            step = (j - (len(cluster) - 1) / 2) * DODGE_FRACTION * span
+            shifts[i] = 10.0**step if log_x else step
+    return shifts
+
+
+def plot_rate_quality(
+    scores: pd.DataFrame,
+    out_png: str | os.PathLike,
+    metric: str,
+    *,
+    series: tuple[str, ...] = ("ablation", "variant"),
+    title: str | None = None,
+) -> Path:
+    """Bitrate (kbps) against ``metric`` from the per-clip rows (status "ok"), one panel per dataset.
+
+    Each series (distinct values of the ``series`` columns, default ablation / variant; any values work,
+    e.g. a classical codec's variant "opus") gets its own colour and marker: faint per-clip points plus
+    the mean with 95 % CI error bars in both directions. When a series has several operating points
+    (distinct ``preset`` values, e.g. Opus at 6/12/24 kbps) each gets a mean point and they are joined
+    by a line in bitrate order. Rows without a finite kbps or metric value are skipped.
+    """
+    title = title or f"Rate–quality: {axis_label(metric).rstrip(' ↑↓')}"
+    ok = ok_rows(scores).copy()
+    has_data = metric in ok.columns and "kbps" in ok.columns
+    if has_data:
+        ok[metric] = pd.to_numeric(ok[metric], errors="coerce").astype(float)
+        ok["kbps"] = pd.to_numeric(ok["kbps"], errors="coerce").astype(float)
+        ok = ok[np.isfinite(ok[metric]) & np.isfinite(ok["kbps"])]
+        has_data = not ok.empty
+    if not has_data:
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        _no_data(ax, f"no {metric} values with a bitrate")
+        ax.set_xlabel("Bitrate (kbps)")
+        ax.set_ylabel(axis_label(metric))
+        ax.set_title(title)
+        return save_figure(fig, out_png)
+
+    series = list(series)
+    for column in ["dataset", *series]:
+        if column not in ok.columns:
+            ok[column] = None
+    point_key = "preset" if "preset" in ok.columns and "preset" not in series else None
+    keys = _ordered_keys(ok, series)
+    colours = dict(zip(keys, _colours(len(keys))))
+    markers = {k: _MARKERS[i % len(_MARKERS)] for i, k in enumerate(keys)}
+    datasets = list(dict.fromkeys(ok["dataset"].astype("object")))
+    kbps_all = ok["kbps"].to_numpy()
+    log_x = kbps_all.min() > 0 and kbps_all.max() / kbps_all.min() > 8
+
+    ncols = min(3, len(datasets))
+    nrows = math.ceil(len(datasets) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.0 * ncols + 2.6, 4.0 * nrows + 0.4), squeeze=False)
+    mode_column = f"{metric}_mode"
+    dodged = False
+    for ax, dataset in zip(axes.ravel(), datasets):
+        rows = ok[ok["dataset"].astype("object") == dataset]
+        points = []  # (series key, clip rows) per operating point
+        for key in keys:
+            match = rows[(rows[series].astype("object") == pd.Series(key, index=series)).all(axis=1)]
+            groups = match.groupby(point_key, sort=False, dropna=False) if point_key else [(None, match)]
+            points += [(key, group) for _, group in groups if not group.empty]
+        shifts = _dodge([group["kbps"].mean() for _, group in points], log_x)
+        dodged |= any(shift != (1.0 if log_x else 0.0) for shift in shifts)
+        means: dict = {}
+        for (key, group), shift in zip(points, shifts):
+            colour, marker = colours[key], markers[key]
+            kbps = group["kbps"] * shift if log_x else group["kbps"] + shift
+            ax.scatter(kbps, group[metric], s=16, color=colour, marker=marker, alpha=0.3, linewidths=0)
+            x, y = kbps.mean(), group[metric].mean()
+            xerr, yerr = ci95(group["kbps"]), ci95(group[metric])
+            ax.errorbar(
+                x,
+                y,
+                xerr=xerr if np.isfinite(xerr) else None,
+                yerr=yerr if np.isfinite(yerr) else None,
+                fmt=marker,
+                color=colour,
+                markersize=7,
+                markeredgecolor="black",
+                markeredgewidth=0.6,
+                elinewidth=1.2,
+                capsize=3,
+            )
+            means.setdefault(key, []).append((x, y))
+        for key, xy in means.items():
+            if len(xy) > 1:  # several operating points of one series: a rate-quality curve
+                ax.plot(*zip(*sorted(xy)), color=colours[key], linewidth=1.2)
+        if log_x:
+            ax.set_xscale("log")
+            ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        kind = rows["kind"].dropna().iloc[0] if "kind" in rows.columns and rows["kind"].notna().any() else None
+        modes = rows[mode_column].dropna().unique() if mode_column in rows.columns else []
+        subtitle = str(dataset) + (f" ({kind})" if kind else "")
+        if len(modes):
+            subtitle += f"\nmode: {', '.join(map(str, modes))}"
+        ax.set_title(subtitle, fontsize=10)
+        ax.set_xlabel("Bitrate (kbps)")
+        ax.set_ylabel(axis_label(metric))
+        ax.grid(True, which="both", alpha=0.3)
+    for ax in axes.ravel()[len(datasets) :]:
+        ax.set_visible(False)
+
+    handles = [
+        plt.Line2D(
+            [],
+            [],
+            color=colours[k],
+            marker=markers[k],
+            markeredgecolor="black",
+            markeredgewidth=0.6,
+            linestyle="none",
+            markersize=7,
+        )
+        for k in keys
+    ]
+    fig.suptitle(title + "  (mean ± 95 % CI; faint: clips)")
+    legend_width = 2.4 / fig.get_figwidth()
+    bottom = 0.0
+    if dodged:
+        note = "Series at the same bitrate are offset sideways for legibility."
+        fig.text(0.01, 0.01, note, fontsize=8, style="italic", color="0.35", ha="left", va="bottom")
+        bottom = 0.2 / fig.get_figheight()
+    fig.tight_layout(rect=(0.0, bottom, 1.0 - legend_width, 1.0))
+    fig.legend(
+        handles,
+        [_series_label(k) for k in keys],
+        title=" / ".join(s.capitalize() for s in series),
+        loc="center left",
+        bbox_to_anchor=(1.0 - legend_width + 0.005, 0.5),
+        fontsize=9,
+        frameon=False,
+    )
+    return save_figure(fig, out_png, tight=False)  # tight_layout above left room for the legend

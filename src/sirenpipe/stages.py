@@ -1,0 +1,213 @@
+"""The workflow's stages as plain functions of paths and settings.
+
+Each Snakemake script only unpacks snakemake.input/output/params and calls one of these, so
+the stages can be run and tested without Snakemake. Every output is written atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+import torch
+
+from . import __version__
+from .atomic import atomic_path
+from .audio import load_clip, write_wav
+from .codec import QuantConfig, compress, decompress, stream_sizes, synthesize
+from .denoise import reconstruct
+from .fit import FitConfig, fit
+from .models import INR, INRConfig, model_config
+
+
+@contextlib.contextmanager
+def job_log(path: str | None):
+    """Send this job's stdout/stderr (progress bars included) to its log file."""
+    if not path:
+        yield
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", buffering=1) as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        yield
+
+
+def write_json(path, data: dict) -> None:
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def read_json(path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def resolve_ablation(ablation: dict, defaults: dict) -> dict:
+    """An ablation with the defaults filled in and its model config resolved: everything a
+    job needs, and exactly what its params (and so its rerun trigger) contain."""
+    fit_settings = {**defaults.get("fit", {}), **ablation.get("fit", {})}
+    quant = {**defaults.get("quant", {}), **ablation.get("quant", {})}
+    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in ablation.get("model", {}).items()}
+    model = model_config(ablation["preset"], **overrides).to_dict()
+    variants = ablation.get("variants") or (["siamese"] if model["num_heads"] >= 2 else ["f0"])
+    return {
+        "name": ablation["name"],
+        "preset": ablation["preset"],
+        "model": model,
+        "fit": FitConfig(**fit_settings).to_dict(),
+        "quant": QuantConfig(**quant).to_dict(),
+        "variants": list(variants),
+        "alpha": float(ablation.get("alpha", 2.0)),
+    }
+
+
+# --- prepare -----------------------------------------------------------------------------
+def prepare(clip, sample_rate: int, duration: float, out_wav, out_json, load=None) -> None:
+    """Read a source, write the clip at its original level (float WAV) and its metadata."""
+    from .datasets import load_source
+
+    loaded = (load or load_source)(clip, sample_rate, duration)
+    write_wav(out_wav, loaded.samples * loaded.peak_scale, loaded.sample_rate)
+    write_json(out_json, {**clip.to_dict(), "peak_scale": loaded.peak_scale, "source_rate": loaded.source_rate,
+                          "sample_rate": loaded.sample_rate, "duration_s": loaded.duration, "library_version": __version__})
+
+
+# --- fit ---------------------------------------------------------------------------------
+def fit_clip(clip_wav, ablation: dict, out_checkpoint, out_history, threads: int = 1) -> None:
+    torch.set_num_threads(max(1, threads))
+    clip = load_clip(clip_wav)
+    config = INRConfig.from_dict(ablation["model"])
+    result = fit(clip.samples, config, FitConfig(**ablation["fit"]), progress=True)
+    with atomic_path(out_checkpoint) as tmp:
+        torch.save({"model": config.to_dict(), "state_dict": result.model.state_dict()}, tmp)
+    write_json(out_history, {"seed": result.seed, "steps": result.steps, "seconds": result.seconds, "device": result.device,
+                             "final_loss": result.final_loss, "loss_history": result.loss_history,
+                             "fit": ablation["fit"], "library_version": __version__})
+    print(f"fit: {result.steps} steps in {result.seconds:.1f} s on {result.device}, final loss {result.final_loss:.3e}")
+
+
+# --- quantize ----------------------------------------------------------------------------
+def quantize_clip(checkpoint, clip_wav, ablation: dict, out_sirn) -> None:
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    model = INR(INRConfig.from_dict(saved["model"]))
+    model.load_state_dict(saved["state_dict"])
+    clip = load_clip(clip_wav)  # the same normalization the fit saw: same peak scale
+    data = compress(model, sample_rate=clip.sample_rate, num_samples=len(clip.samples), peak_scale=clip.peak_scale,
+                    quant=QuantConfig(**ablation["quant"]), preset=ablation["preset"])
+    with atomic_path(out_sirn) as tmp:
+        Path(tmp).write_bytes(data)
+    print(f"quantize: {len(data)} bytes")
+
+
+# --- decode ------------------------------------------------------------------------------
+def decode_clip(sirn, variant: str, alpha: float, out_wav) -> None:
+    """Decode the stored bitstream (not the training-time model) with one decoder variant."""
+    stream = decompress(Path(sirn).read_bytes())
+    heads = synthesize(stream)
+    write_wav(out_wav, reconstruct(heads, stream.header.sample_rate, variant, alpha), stream.header.sample_rate)
+
+
+# --- score -------------------------------------------------------------------------------
+def score_clip(*, dataset: str, kind: str, clip_json, clip_wav, sirn, fit_history, decoded: dict, ablation: dict,
+               metrics: list[str], out_parquet) -> None:
+    """One row per decoder variant: sizes from the real file, scores from the decoded wavs."""
+    from .evaluation.tables import write_parquet_atomic
+    from .metrics import score
+
+    meta, history = read_json(clip_json), read_json(fit_history)
+    data = Path(sirn).read_bytes()
+    stream = decompress(data)
+    sizes = stream_sizes(data, stream.header, stream.model)
+    ref, rate = sf.read(clip_wav, dtype="float64")
+    base = _row_base(dataset, kind, meta, ablation, sizes, history, stream)
+    rows = []
+    for variant, wav in decoded.items():
+        est, est_rate = sf.read(wav, dtype="float64")
+        assert est_rate == rate, f"{wav}: rate {est_rate} != {rate}"
+        start = time.perf_counter()
+        results = score(ref=ref, est=est, sample_rate=rate, kind=kind, metrics=metrics)
+        row = {**base, "variant": variant}
+        for name, r in results.items():
+            row.update({name: r.value, f"{name}_mode": r.mode, f"{name}_reason": r.reason})
+        rows.append(row)
+        print(f"score {variant}: " + ", ".join(f"{n}={r.value}" for n, r in results.items()) + f" ({time.perf_counter() - start:.1f} s)")
+    write_parquet_atomic(pd.DataFrame(rows), out_parquet)
+
+
+def _row_base(dataset, kind, meta, ablation, sizes, history, stream) -> dict:
+    h = stream.header
+    return {
+        "dataset": dataset, "clip": meta["clip_id"], "kind": kind, "ablation": ablation["name"],
+        "status": "ok", "error": None, "preset": ablation["preset"], "arch": h.model.arch,
+        "params": sizes.parameters, "paper_params": sizes.paper_style_parameters, "bytes": sizes.bytes,
+        "kbps": sizes.kbps, "paper_bytes": sizes.paper_style_bytes, "bits": h.quant.bits,
+        "per_channel": h.quant.per_channel, "steps": history["steps"], "batch_size": history["fit"]["batch_size"],
+        "lr": history["fit"]["lr"], "seed": history["seed"], "fit_seconds": history["seconds"],
+        "device": history["device"], "final_loss": history["final_loss"], "sample_rate": h.sample_rate,
+        "duration_s": h.duration, "library_version": __version__, "source": meta["source"],
+        "offset_s": meta["offset"], "license": meta["license"],
+    }
+
+
+# --- collect and figures -----------------------------------------------------------------
+def failure_rows(failures: list[dict]) -> pd.DataFrame:
+    """Rows naming clips that could not be read (found at workflow parse time)."""
+    return pd.DataFrame([{"dataset": f["dataset"], "clip": f["clip_id"], "kind": f["kind"], "status": "failed",
+                          "error": f["error"], "source": f["source"], "library_version": __version__} for f in failures])
+
+
+def collect_tables(score_files: list, failures: list[dict], out_scores, out_summary, out_markdown) -> None:
+    from .evaluation.tables import failed_rows, summarize, summary_markdown, write_parquet_atomic
+
+    parts = [pd.read_parquet(f) for f in score_files]
+    if failures:
+        parts.append(failure_rows(failures))
+    scores = pd.concat(parts, ignore_index=True)
+    summary = summarize(scores)
+    write_parquet_atomic(scores, out_scores)
+    write_parquet_atomic(summary, out_summary)
+    with atomic_path(out_markdown) as tmp:
+        Path(tmp).write_text(summary_markdown(summary, failed_rows(scores)))
+    print(f"collect: {len(scores)} rows ({len(failures)} failed clips), {len(summary)} summary rows")
+
+
+def summary_figures(scores_path, summary_path, histories: list, out_bars, out_loss, out_rate_quality: list) -> None:
+    from .evaluation.figures import plot_loss_curves, plot_metric_bars, plot_rate_quality
+
+    scores, summary = pd.read_parquet(scores_path), pd.read_parquet(summary_path)
+    plot_metric_bars(summary, out_bars)
+    plot_loss_curves(mean_loss_curves(histories), out_loss, "Training loss, mean over clips")
+    for out in out_rate_quality:
+        plot_rate_quality(scores, out, Path(out).stem.removeprefix("rate_quality_"))
+
+
+def mean_loss_curves(histories: list) -> dict[str, list[float]]:
+    """Geometric-mean loss per step over the clips of each dataset / ablation."""
+    curves: dict[str, list] = {}
+    for path in histories:
+        parts = Path(path).parts  # results/<dataset>/<ablation>/fit/<clip>.json
+        curves.setdefault(f"{parts[-4]} / {parts[-3]}", []).append(read_json(path)["loss_history"])
+    return {label: np.exp(np.mean(np.log(np.array(runs)), axis=0)).tolist() for label, runs in curves.items()}
+
+
+def spectrogram_figure(reference_wav, decoded: dict, out_png, title: str) -> None:
+    from .evaluation.figures import plot_spectrograms
+
+    ref, rate = sf.read(reference_wav, dtype="float64")
+    recons = {label: sf.read(path, dtype="float64")[0] for label, path in decoded.items()}
+    plot_spectrograms(ref, recons, rate, out_png, title)
+
+
+def main_guard(fn, *args, **kwargs) -> None:
+    """Run a stage; a bad-input error becomes a one-line message and exit status 1."""
+    from .errors import SirenpipeError
+
+    try:
+        fn(*args, **kwargs)
+    except SirenpipeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)

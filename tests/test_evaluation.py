@@ -1,0 +1,306 @@
+"""Summary tables and figures built from a small, realistic per-clip scores table."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import matplotlib.image as mpimg
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import speech_like
+from sirenpipe.evaluation import figures
+from sirenpipe.evaluation.tables import (
+    HIGHER_IS_BETTER,
+    METRIC_COLUMNS,
+    ci95,
+    failed_rows,
+    summarize,
+    summary_markdown,
+    write_parquet_atomic,
+)
+
+T975_DF2 = 4.302652729911275  # scipy.stats.t.ppf(0.975, 2), from a t table
+T975_DF1 = 12.706204736174698  # scipy.stats.t.ppf(0.975, 1)
+
+ABLATIONS = {  # name -> (preset, params, kbps, variants)
+    "siamese-siren": ("siamese-siren", 75_010, 150.0, ["f0", "mean", "siamese", "blind"]),
+    "optimized-siren": ("optimized-siren", 37_506, 75.0, ["f0", "blind"]),
+}
+DATASETS = {"demo-speech": "speech", "demo-music": "music"}
+VARIANT_OFFSET = {"f0": 0.0, "mean": 0.1, "siamese": 0.3, "blind": -0.2}
+FAILED_ERROR = "FitDivergedError: fit diverged: loss is nan at step 12 | see log"
+
+
+def _row(dataset, kind, clip, ablation, variant, c, rng) -> dict:
+    preset, params, kbps, _ = ABLATIONS[ablation]
+    kbps = kbps + 0.01 * c
+    duration = 3.0
+    quality = VARIANT_OFFSET[variant] + (0.4 if ablation == "siamese-siren" else 0.0) + 0.1 * c
+    row = dict(
+        dataset=dataset,
+        clip=clip,
+        kind=kind,
+        ablation=ablation,
+        variant=variant,
+        status="ok",
+        error=None,
+        preset=preset,
+        arch="siren",
+        params=params,
+        paper_params=params,
+        bytes=int(kbps * 1000 / 8 * duration),
+        kbps=kbps,
+        paper_bytes=int(kbps * 1000 / 8 * duration),
+        bits=8,
+        per_channel=False,
+        steps=300,
+        batch_size=16384,
+        lr=1e-4,
+        seed=0,
+        fit_seconds=30.0 + c,
+        device="cpu",
+        final_loss=1e-3 / (1 + c),
+        sample_rate=22050,
+        duration_s=duration,
+        library_version="0.1.0",
+        source=f"{clip}.flac",
+        offset_s=0.0,
+        license="GPL-2+",
+    )
+    visqol_mode = "speech-16k-lattice" if kind == "speech" else "audio-48k"
+    values = {
+        "visqol": (2.5 + quality, visqol_mode),
+        "pesq": (1.5 + quality, "wb-16k"),
+        "stoi": (0.7 + quality / 10, "10k-from-22050"),
+        "estoi": (0.5 + quality / 10, "10k-from-22050"),
+        "snr": (8.0 + 5 * quality + rng.normal(0, 0.5), "22050"),
+        "lsd": (6.0 - quality + rng.normal(0, 0.1), "22050"),
+        "mel_distance": (0.9 - quality / 5, "22050"),
+        "cdpam": (None, None),
+    }
+    for metric, (value, mode) in values.items():
+        row[metric], row[f"{metric}_mode"], row[f"{metric}_reason"] = value, mode, None
+    row["cdpam_reason"] = "cdpam not installed (pip install sirenpipe[cdpam])"
+    return row
+
+
+def make_scores() -> pd.DataFrame:
+    """2 datasets × 2 ablations (4 + 2 variants) × 3 clips, a few null metrics, one failed clip."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for dataset, kind in DATASETS.items():
+        for c in range(3):
+            clip = f"{kind}-{c:02d}"
+            for ablation, (_, _, _, variants) in ABLATIONS.items():
+                for variant in variants:
+                    rows.append(_row(dataset, kind, clip, ablation, variant, c, rng))
+    scores = pd.DataFrame(rows)
+    group = (scores.dataset == "demo-speech") & (scores.ablation == "siamese-siren") & (scores.variant == "siamese")
+    scores.loc[group, "visqol"] = [1.0, 2.0, 3.0]  # the hand-checked group
+    scores.loc[group, "snr"] = [10.0, 12.0, np.nan]
+    last = scores.index[group][-1]
+    scores.loc[last, ["snr_mode", "snr_reason"]] = [None, "est contains NaN or inf (3 of 66150 samples)"]
+    # PESQ could not be computed for one music clip of every variant
+    short = (scores.dataset == "demo-music") & (scores["clip"] == "music-01")
+    scores.loc[short, "pesq"] = np.nan
+    scores.loc[short, "pesq_mode"] = None
+    scores.loc[short, "pesq_reason"] = "too short: 4000 samples = 0.181 s at 22050 Hz (need >= 0.25 s)"
+    failed = {column: None for column in scores.columns}
+    failed.update(dataset="demo-music", clip="music-03", kind="music", status="failed", error=FAILED_ERROR)
+    scores = pd.concat([scores, pd.DataFrame([failed])], ignore_index=True).infer_objects()
+    for column in ["params", "paper_params", "bytes", "paper_bytes", "bits", "steps", "batch_size", "seed"]:
+        scores[column] = scores[column].astype("Int64")  # integer columns with a null in the failed row
+    return scores
+
+
+@pytest.fixture(scope="module")
+def scores() -> pd.DataFrame:
+    return make_scores()
+
+
+@pytest.fixture(scope="module")
+def summary(scores) -> pd.DataFrame:
+    return summarize(scores)
+
+
+def _group(summary, dataset="demo-speech", ablation="siamese-siren", variant="siamese") -> pd.Series:
+    match = summary[(summary.dataset == dataset) & (summary.ablation == ablation) & (summary.variant == variant)]
+    assert len(match) == 1
+    return match.iloc[0]
+
+
+# ---------------------------------------------------------------------------------------------- tables
+def test_metric_constants():
+    assert METRIC_COLUMNS == ["visqol", "pesq", "stoi", "estoi", "snr", "lsd", "mel_distance", "cdpam"]
+    assert HIGHER_IS_BETTER == {"visqol", "pesq", "stoi", "estoi", "snr"}
+
+
+def test_summary_mean_and_ci_by_hand(summary):
+    row = _group(summary)
+    assert row["n"] == 3
+    assert row["visqol_mean"] == pytest.approx(2.0)
+    assert row["visqol_ci95"] == pytest.approx(T975_DF2 * 1.0 / math.sqrt(3))
+    assert row["visqol_ci95"] == pytest.approx(2.484, abs=5e-4)
+    assert row["visqol_n"] == 3
+    # snr 10, 12, null: mean 11 over the two values, std 1.414.., ci = t(0.975, 1) * std / sqrt(2)
+    assert row["snr_mean"] == pytest.approx(11.0)
+    assert row["snr_n"] == 2
+    assert row["snr_ci95"] == pytest.approx(T975_DF1 * math.sqrt(2) / math.sqrt(2))
+    assert row["visqol_mode"] == "speech-16k-lattice"
+    assert row["kbps_mean"] == pytest.approx(150.01)
+    assert row["params"] == 75_010
+
+
+def test_summary_shape_and_null_counts(summary):
+    assert len(summary) == 2 * (4 + 2)
+    assert list(summary.columns[:8]) == [
+        "dataset",
+        "kind",
+        "ablation",
+        "variant",
+        "n",
+        "kbps_mean",
+        "bytes_mean",
+        "params",
+    ]
+    for m in ["visqol", "pesq", "stoi", "estoi", "snr", "lsd", "mel_distance"]:
+        assert {f"{m}_mean", f"{m}_ci95", f"{m}_n"} <= set(summary.columns)
+    assert not any(c.startswith("cdpam") for c in summary.columns)  # never computed
+    music = summary[summary.dataset == "demo-music"]
+    assert (music["pesq_n"] == 2).all() and (music["visqol_n"] == 3).all()
+    assert set(music["visqol_mode"]) == {"audio-48k"}
+    # paper variant order within each ablation, ablations in table order
+    speech = summary[summary.dataset == "demo-speech"]
+    assert list(zip(speech.ablation, speech.variant)) == [
+        ("siamese-siren", "f0"),
+        ("siamese-siren", "mean"),
+        ("siamese-siren", "siamese"),
+        ("siamese-siren", "blind"),
+        ("optimized-siren", "f0"),
+        ("optimized-siren", "blind"),
+    ]
+
+
+def test_failed_clip_is_excluded(scores, summary):
+    assert summary["n"].sum() == (scores.status == "ok").sum() == 36
+    assert summary["ablation"].notna().all() and summary["variant"].notna().all()
+    assert (summary[summary.dataset == "demo-music"]["n"] == 3).all()
+    assert list(failed_rows(scores)["clip"]) == ["music-03"]
+
+
+def test_single_clip_has_no_ci(scores):
+    one = summarize(scores[(scores["clip"] == "speech-00") & (scores.variant == "f0")])
+    assert len(one) == 2 and (one["n"] == 1).all()
+    assert one["visqol_ci95"].isna().all() and one["visqol_mean"].notna().all()
+    assert math.isnan(ci95([1.0])) and math.isnan(ci95([])) and math.isnan(ci95([1.0, None, float("nan")]))
+    assert ci95([1.0, 2.0, 3.0]) == pytest.approx(2.484, abs=5e-4)
+
+
+def test_summary_of_nothing_ok(scores):
+    empty = summarize(scores[scores.status == "failed"])
+    assert empty.empty
+    assert "No successfully scored clips" in summary_markdown(empty, scores)
+
+
+def test_summary_markdown(scores, summary):
+    text = summary_markdown(summary, failed_rows(scores))
+    assert "| Dataset | Kind | Ablation | Variant |" in text
+    assert "2.00 ± 2.48" in text  # the hand-checked group's ViSQOL
+    assert "11.00 ± 12.71 (n=2)" in text  # SNR with one null
+    assert "ViSQOL MOS ↑" in text and "LSD (dB) ↓" in text
+    assert "↑ higher is better" in text and "↓ lower is better" in text
+    assert "speech-16k-lattice" in text and "audio-48k" in text
+    failed_part = text.split("## Failed clips", 1)[1]
+    assert "demo-music" in failed_part and "music-03" in failed_part
+    assert "fit diverged: loss is nan at step 12 \\| see log" in failed_part  # the pipe is escaped
+    assert "music-03" not in text.split("## Failed clips", 1)[0]
+    # whole scores table accepted as `failed`; no section when nothing failed
+    assert summary_markdown(summary, scores) == text
+    assert "Failed clips" not in summary_markdown(summary, None)
+    assert "Failed clips" not in summary_markdown(summary, failed_rows(scores).iloc[0:0])
+
+
+def test_write_parquet_atomic_round_trip(tmp_path, scores, summary):
+    for name, df in {"scores.parquet": scores, "summary.parquet": summary}.items():
+        path = write_parquet_atomic(df, tmp_path / "tables" / name)
+        pd.testing.assert_frame_equal(pd.read_parquet(path), df.reset_index(drop=True))
+    write_parquet_atomic(summary.head(2), tmp_path / "tables" / "summary.parquet")  # overwrite in place
+    assert len(pd.read_parquet(tmp_path / "tables" / "summary.parquet")) == 2
+    assert sorted(p.name for p in (tmp_path / "tables").iterdir()) == ["scores.parquet", "summary.parquet"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "tables" / "summary.parquet").stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
+
+
+def test_write_parquet_atomic_failure_leaves_nothing(tmp_path):
+    bad = pd.DataFrame({"x": [1, "not an int", object()]})  # pyarrow cannot convert this column
+    with pytest.raises(Exception):
+        write_parquet_atomic(bad, tmp_path / "bad.parquet")
+    assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------------------------- figures
+def _assert_png(path, min_width=200, min_height=150):
+    assert path.exists() and path.stat().st_size > 0
+    image = mpimg.imread(path)
+    assert image.ndim == 3 and image.shape[0] >= min_height and image.shape[1] >= min_width
+    assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+    return image
+
+
+def test_log_mel_spectrogram_peak_at_tone():
+    sr = 16000
+    t = np.arange(sr) / sr
+    spec = figures.log_mel_spectrogram(np.sin(2 * np.pi * 1000 * t), sr, n_mels=64, n_fft=1024, hop=256)
+    assert spec.shape == (64, sr // 256 + 1)
+    mel_top = 2595 * np.log10(1 + 8000 / 700)
+    centres_hz = 700 * (10 ** (np.arange(1, 65) * mel_top / 65 / 2595) - 1)
+    assert abs(centres_hz[np.argmax(spec[:, 30])] - 1000) < 100
+    assert spec.max() > 0 > spec.min() >= -100.0  # dB, floored at 1e-10 power
+    silent = figures.log_mel_spectrogram(np.zeros(100), sr)
+    assert np.all(silent == -100.0)
+
+
+def test_plot_spectrograms(tmp_path):
+    ref = speech_like(16000, 1.0)
+    recons = {"siamese": ref + 0.01 * np.sin(np.arange(ref.size)), "f0": ref * 0.5, "failed": None}
+    out = figures.plot_spectrograms(ref, recons, 16000, tmp_path / "spec.png", "demo-speech / speech-00")
+    image = _assert_png(out)
+    assert image.shape[0] > image.shape[1] * 0.5  # four stacked panels
+
+
+def test_plot_loss_curves(tmp_path):
+    histories = {"siamese-siren": list(np.geomspace(0.1, 1e-4, 50)), "optimized-siren": [0.1, np.nan, 0.01, 0.0]}
+    _assert_png(figures.plot_loss_curves(histories, tmp_path / "loss.png", "Training loss"))
+    _assert_png(figures.plot_loss_curves({"x": [float("nan")]}, tmp_path / "none.png", "nothing"))
+
+
+def test_plot_metric_bars(tmp_path, summary):
+    _assert_png(figures.plot_metric_bars(summary, tmp_path / "bars.png"), min_width=600)
+    _assert_png(figures.plot_metric_bars(summary, tmp_path / "two.png", metrics=["visqol", "cdpam", "snr"]))
+    _assert_png(figures.plot_metric_bars(summary.iloc[0:0], tmp_path / "empty.png"), min_width=100, min_height=50)
+
+
+def test_plot_rate_quality(tmp_path, scores):
+    _assert_png(figures.plot_rate_quality(scores, tmp_path / "rq.png", "visqol"), min_width=600)
+    # a classical codec with several bitrates (presets) joins the table as an extra series
+    opus = scores[(scores.status == "ok") & (scores.variant == "f0") & (scores.ablation == "optimized-siren")]
+    opus = pd.concat(
+        [
+            opus.assign(
+                ablation="classical",
+                variant="opus",
+                preset=f"opus-{k}k",
+                kbps=float(k),
+                visqol=opus.visqol - 1 + k / 24,
+            )
+            for k in (6, 12, 24)
+        ]
+    )
+    _assert_png(figures.plot_rate_quality(pd.concat([scores, opus]), tmp_path / "rq-opus.png", "visqol"))
+    _assert_png(figures.plot_rate_quality(scores, tmp_path / "rq-cdpam.png", "cdpam"), min_width=100, min_height=50)
+    one = scores[(scores["clip"] == "speech-00")]
+    _assert_png(figures.plot_rate_quality(one, tmp_path / "rq-one.png", "snr"))

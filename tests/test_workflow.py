@@ -1,0 +1,144 @@
+"""The Snakemake workflow: formatting, lint, a real end-to-end run of a tiny config, and the
+rerun semantics (by dry-run job counts) that researchers rely on."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+import yaml
+
+from conftest import speech_like
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+pytestmark = pytest.mark.slow
+
+TINY = {
+    "clip": {"duration": 1.0, "sample_rate": 16000},
+    "datasets": {"speech": {"type": "folder", "kind": "speech", "glob": "audio/*.wav", "clips": 3, "seed": 0}},
+    "defaults": {"fit": {"steps": 30, "batch_size": 4096, "seed": 0, "device": "cpu"}, "quant": {"bits": 8}},
+    "ablations": [
+        {"name": "siamese", "preset": "siamese-siren", "model": {"shared": [32, 32], "head_widths": [16]},
+         "variants": ["f0", "siamese"]},
+        {"name": "pe", "preset": "pe-siren", "model": {"shared": [32, 32]}, "variants": ["f0"]},
+    ],
+    "metrics": ["pesq", "stoi", "snr", "lsd"],
+    "figures": {"spectrogram_clips": 1},
+}
+
+
+def run(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    cmd = [*SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
+    return result
+
+
+def dry_run_jobs(workdir: Path) -> Counter:
+    """Jobs per rule that a dry run would execute (from Snakemake's job stats table)."""
+    out = run(workdir, "-n").stdout
+    counts = Counter()
+    if "Nothing to be done" in out:
+        return counts
+    table = out.split("Job stats:")[1]
+    for line in table.splitlines()[3:]:
+        m = re.match(r"^(\S+)\s+(\d+)$", line.strip())
+        if m and m.group(1) != "total":
+            counts[m.group(1)] = int(m.group(2))
+        elif line.strip().startswith("total"):
+            break
+    return counts
+
+
+def write_config(workdir: Path, config: dict) -> None:
+    (workdir / "config").mkdir(exist_ok=True)
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("workflow")
+    (d / "audio").mkdir()
+    for i, name in enumerate(["a-first", "b-second"]):
+        sf.write(d / "audio" / f"{name}.wav", speech_like(16000, 1.2, seed=i), 16000, subtype="PCM_16")
+    (d / "audio" / "c-broken.wav").write_text("not audio at all\n" * 20)
+    write_config(d, TINY)
+    run(d)
+    return d
+
+
+def test_snakefmt_check():
+    files = [REPO / "Snakefile", *sorted((REPO / "workflow" / "rules").glob("*.smk"))]
+    result = subprocess.run([str(Path(sys.executable).parent / "snakefmt"), "--check", *map(str, files)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_lint_is_clean(workdir):
+    result = run(workdir, "--lint")
+    assert "Lints for" not in result.stdout + result.stderr, result.stdout + result.stderr
+
+
+def test_tables_have_a_row_per_clip_ablation_variant(workdir):
+    scores = pd.read_parquet(workdir / "results/tables/scores.parquet")
+    ok = scores[scores.status == "ok"]
+    assert sorted(zip(ok["clip"], ok.ablation, ok.variant)) == sorted(
+        (c, a, v) for c in ("a-first", "b-second") for a, vs in (("siamese", ("f0", "siamese")), ("pe", ("f0",))) for v in vs
+    )
+    for column in ("dataset", "kind", "preset", "params", "bytes", "kbps", "paper_bytes", "bits", "steps", "seed",
+                   "fit_seconds", "device", "library_version", "pesq", "pesq_mode", "stoi", "snr", "lsd"):
+        assert column in scores.columns, column
+    assert ok.pesq.notna().all() and ok.stoi.notna().all()
+    assert (ok.seed == 0).all() and (ok.steps == 30).all() and (ok.device == "cpu").all()
+    for _, row in ok.iterrows():  # bitrate from the real file
+        size = (workdir / f"results/speech/{row.ablation}/bitstreams/{row['clip']}.sirn").stat().st_size
+        assert row.bytes == size and row.kbps == pytest.approx(size * 8 / 1.0 / 1000)
+    failed = scores[scores.status == "failed"]
+    assert list(failed["clip"]) == ["c-broken"] and "c-broken" in (workdir / "results/tables/summary.md").read_text()
+
+
+def test_summary_and_figures_exist(workdir):
+    summary = pd.read_parquet(workdir / "results/tables/summary.parquet")
+    assert len(summary) == 3 and (summary.n == 2).all()
+    for png in ("metric_bars", "loss_curves", "rate_quality_pesq", "spectrograms/speech/a-first"):
+        assert (workdir / f"results/figures/{png}.png").stat().st_size > 10_000
+
+
+def test_unchanged_rerun_does_nothing(workdir):
+    assert dry_run_jobs(workdir) == Counter()
+
+
+def test_editing_one_ablation_reruns_only_its_jobs(workdir):
+    config = yaml.safe_load((workdir / "config/config.yaml").read_text())
+    config["ablations"][1]["fit"] = {"steps": 31}
+    write_config(workdir, config)
+    try:
+        assert dry_run_jobs(workdir) == Counter(
+            {"fit": 2, "quantize": 2, "decode": 2, "score": 2, "collect": 1, "figures": 1, "spectrogram": 1, "all": 1}
+        )
+    finally:
+        write_config(workdir, TINY)
+
+
+def test_adding_a_clip_runs_only_that_clips_jobs(workdir):
+    sf.write(workdir / "audio" / "d-third.wav", speech_like(16000, 1.2, seed=7), 16000, subtype="PCM_16")
+    config = {**TINY, "datasets": {"speech": {**TINY["datasets"]["speech"], "clips": 4}}}
+    write_config(workdir, config)
+    try:
+        assert dry_run_jobs(workdir) == Counter(
+            {"prepare": 1, "fit": 2, "quantize": 2, "decode": 3, "score": 2, "collect": 1, "figures": 1, "all": 1}
+        )
+    finally:
+        (workdir / "audio" / "d-third.wav").unlink()
+        write_config(workdir, TINY)

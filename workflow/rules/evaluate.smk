@@ -1,0 +1,91 @@
+rule score:
+    input:
+        unpack(decoded_wavs),
+        clip_wav="results/{dataset}/clips/{clip}.wav",
+        clip_meta="results/{dataset}/clips/{clip}.json",
+        sirn="results/{dataset}/{ablation}/bitstreams/{clip}.sirn",
+        history="results/{dataset}/{ablation}/fit/{clip}.json",
+    output:
+        "results/{dataset}/{ablation}/scores/{clip}.parquet",
+    log:
+        "logs/{dataset}/{ablation}/score/{clip}.log",
+    benchmark:
+        "results/benchmarks/{dataset}/{ablation}/score/{clip}.tsv"
+    group:
+        "evaluate"
+    conda:
+        "../envs/sirenpipe.yaml"
+    params:
+        ablation=ablation_params("score"),
+        kind=lambda w: kind_of(w.dataset),
+        metrics=config["metrics"],
+    script:
+        "../scripts/score.py"
+
+
+rule collect:
+    input:
+        score_files,
+    output:
+        scores="results/tables/scores.parquet",
+        summary="results/tables/summary.parquet",
+        markdown="results/tables/summary.md",
+    log:
+        "logs/collect.log",
+    conda:
+        "../envs/sirenpipe.yaml"
+    params:
+        failed=FAILED,
+        version=VERSION,
+    script:
+        "../scripts/collect.py"
+
+
+rule figures:
+    input:
+        scores="results/tables/scores.parquet",
+        summary="results/tables/summary.parquet",
+        histories=fit_histories,
+    output:
+        bars=report(
+            "results/figures/metric_bars.png",
+            caption="../report/metric_bars.rst",
+            category="Quality",
+        ),
+        loss=report(
+            "results/figures/loss_curves.png",
+            caption="../report/loss_curves.rst",
+            category="Training",
+        ),
+        rate_quality=report(
+            expand(
+                "results/figures/rate_quality_{metric}.png",
+                metric=[m for m in config["metrics"] if m != "cdpam"],
+            ),
+            caption="../report/rate_quality.rst",
+            category="Quality",
+        ),
+    log:
+        "logs/figures.log",
+    conda:
+        "../envs/sirenpipe.yaml"
+    script:
+        "../scripts/figures.py"
+
+
+rule spectrogram:
+    input:
+        unpack(spectrogram_inputs),
+    output:
+        report(
+            "results/figures/spectrograms/{dataset}/{clip}.png",
+            caption="../report/spectrogram.rst",
+            category="Spectrograms",
+            subcategory="{dataset}",
+        ),
+    log:
+        "logs/spectrogram/{dataset}/{clip}.log",
+    conda:
+        "../envs/sirenpipe.yaml"
+    script:
+        "../scripts/spectrogram.py"
