@@ -53,3 +53,19 @@ def speech_wav(tmp_path):
     path = tmp_path / "speech.wav"
     sf.write(path, speech_like(16000, 2.0), 16000, subtype="PCM_16")
     return path
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the bitstream fuzzer's count of inputs and errors by kind."""
+    import sys
+
+    fuzz = sys.modules.get("test_bitstream_fuzz")
+    if fuzz is None or not fuzz.OUTCOMES:
+        return
+    outcomes = fuzz.OUTCOMES
+    terminalreporter.section("bitstream fuzzing")
+    valid = sum(n for (_, outcome), n in outcomes.items() if outcome == "valid after re-CRC")
+    terminalreporter.write_line(f"{sum(outcomes.values())} mutated inputs: {sum(outcomes.values()) - valid} BitstreamError, "
+                                f"{valid} re-CRC'd header edits to valid values that decode consistently; no other outcome")
+    for (kind, message), n in sorted(outcomes.items()):
+        terminalreporter.write_line(f"  {kind:14s} {n:6d}  {message}")

@@ -81,5 +81,5 @@ def test_overrides_and_unknown_names():
     assert config.shared == (64,) and config.head_widths == (32, 32) and config.omega == 50.0
     with pytest.raises(KeyError, match="unknown preset"):
         model_config("no-such-preset")
-    with pytest.raises(ValueError, match="omega"):
+    with pytest.raises(ValueError, match="omega must be"):
         model_config("siamese-siren", omega=0.0)

@@ -96,10 +96,12 @@ def load_clip(
     sample_rate: int | None = None,
     duration: float | None = None,
     offset: float = 0.0,
+    pad: bool = True,
 ) -> Clip:
     """Read a file into a normalized mono Clip at sample_rate (default: the file's).
 
-    duration crops (or zero-pads) to exactly that many seconds; offset skips seconds first.
+    offset skips seconds first; duration crops to that many seconds (reading no more of the
+    file) and, with pad, zero-pads a shorter file to exactly that length (the paper's clips).
     """
     max_seconds = None if duration is None else offset + duration
     data, rate = read_audio(path, max_seconds)
@@ -108,16 +110,18 @@ def load_clip(
         raise AudioReadError(f"{path}: holds no audio samples" + (f" after {offset} s" if offset else ""))
     if not np.all(np.isfinite(x)):
         raise AudioReadError(f"{path}: contains NaN or infinite samples")
-    return make_clip(x, rate, sample_rate or rate, duration, source=str(path))
+    return make_clip(x, rate, sample_rate or rate, duration, source=str(path), pad=pad)
 
 
-def make_clip(x: np.ndarray, rate: int, sample_rate: int, duration: float | None = None, source: str = "signal") -> Clip:
-    """Resample, crop/pad and peak-normalize an in-memory mono signal."""
+def make_clip(
+    x: np.ndarray, rate: int, sample_rate: int, duration: float | None = None, source: str = "signal", pad: bool = True
+) -> Clip:
+    """Resample, crop (and with pad, zero-pad) to duration, and peak-normalize a mono signal."""
     source_duration = len(x) / rate
     y = resample(np.asarray(x, dtype=np.float32), rate, sample_rate)
     if duration is not None:
         n = int(round(duration * sample_rate))
-        y = y[:n] if len(y) >= n else np.pad(y, (0, n - len(y)))
+        y = y[:n] if len(y) >= n or not pad else np.pad(y, (0, n - len(y)))
     peak = float(np.max(np.abs(y))) if len(y) else 0.0
     if peak == 0.0:
         raise AudioReadError(f"{source}: is digital silence (all samples zero); nothing to encode")

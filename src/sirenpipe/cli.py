@@ -70,7 +70,8 @@ def _add_encode(sub) -> None:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default: %(default)s)")
     p.add_argument("--bits", type=int, default=8, help="weight bit width 2..8 (default: %(default)s)")
     p.add_argument("--per-channel", action="store_true", help="one quantization scale per output channel")
-    p.add_argument("--duration", type=float, default=10.0, help="seconds to encode, cropped or zero-padded (default: %(default)s)")
+    p.add_argument("--duration", type=float, default=10.0, help="encode at most this many seconds (default: %(default)s, the paper's)")
+    p.add_argument("--pad", action="store_true", help="zero-pad a shorter file to --duration (the paper's fixed-length clips)")
     p.add_argument("--offset", type=float, default=0.0, help="seconds to skip at the start (default: 0)")
     p.add_argument("--sample-rate", type=int, default=22050, help="rate the clip is fitted at (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=None, help="random mini-batch size (default: full batch)")
@@ -88,7 +89,7 @@ def _encode(args) -> None:
 
     if args.duration is not None and args.duration <= 0:
         raise ValueError(f"--duration must be positive, got {args.duration}")
-    clip = load_clip(args.input, sample_rate=args.sample_rate, duration=args.duration, offset=args.offset)
+    clip = load_clip(args.input, sample_rate=args.sample_rate, duration=args.duration, offset=args.offset, pad=args.pad)
     fit_config = FitConfig(steps=args.steps, lr=args.lr, batch_size=args.batch_size, seed=args.seed, device=args.device)
     encoded = encode_clip(clip, args.preset, fit_config=fit_config, quant=QuantConfig(args.bits, args.per_channel), progress=not args.quiet)
     write_bytes_atomic(args.output, encoded.data)

@@ -7,7 +7,6 @@ linear output; the trunk is computed once per forward pass and feeds both heads.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -43,10 +42,10 @@ class INRConfig:
             raise ValueError(f"layer widths must be 1..8192, got {widths}")
         if len(widths) > 32:
             raise ValueError("at most 32 hidden layers")
-        for name in ("pe_sigma", "omega_0", "omega"):
+        for name, (low, high) in {"pe_sigma": (1e-3, 16.0), "omega_0": (1e-3, 1e5), "omega": (1e-3, 1e5)}.items():
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-                raise ValueError(f"{name} must be a positive number, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                raise ValueError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}")
         if not isinstance(self.pe_frequencies, int) or not 0 <= self.pe_frequencies <= 32:
             raise ValueError(f"pe_frequencies must be 0..32, got {self.pe_frequencies}")
 

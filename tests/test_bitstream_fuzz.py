@@ -1,0 +1,121 @@
+"""Fuzzing the decoder: every mutated .sirn input must end in BitstreamError, quickly, and
+without allocating more than the input's size justifies.
+
+One exception is legitimate: a header edited to other *valid* values with its CRC recomputed
+(say omega 100 -> 1, or a digit of the sample count) is a well-formed stream of another model. Those must decode consistently
+(the decoded header is the edited one) and are counted as "valid after re-CRC"."""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+import time
+import tracemalloc
+import zlib
+from collections import Counter
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sirenpipe.codec import QuantConfig, compress, decompress, read_header
+from sirenpipe.errors import BitstreamError
+from sirenpipe.models import INR, model_config
+
+torch.manual_seed(0)
+BASE = compress(INR(model_config("siamese-siren", shared=(8,), head_widths=(4,), pe_frequencies=4)),
+                sample_rate=16000, num_samples=16000, peak_scale=0.5, quant=QuantConfig(6, True))
+HEADER_END = read_header(BASE)[1]
+OUTCOMES: Counter = Counter()  # reported by conftest's terminal summary
+
+
+def recrc(body: bytes) -> bytes:
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def with_header(header: dict, payload: bytes = BASE[HEADER_END:-4]) -> bytes:
+    raw = json.dumps(header).encode()
+    return recrc(b"SIRN\x01" + struct.pack("<I", len(raw)) + raw + payload)
+
+
+HEADER = json.loads(BASE[9:HEADER_END])
+absurd = st.one_of(st.integers(-(2**63), 2**63), st.floats(allow_nan=True), st.text(max_size=5), st.none(),
+                   st.lists(st.integers(-5, 10**6), max_size=40), st.booleans())
+paths = [("model", "shared"), ("model", "head_widths"), ("model", "num_heads"), ("model", "pe_frequencies"),
+         ("model", "omega"), ("model", "arch"), ("quant", "bits"), ("quant", "per_channel"), ("sample_rate",),
+         ("num_samples",), ("peak_scale",), ("preset",)]
+
+
+@st.composite
+def mutated(draw):
+    kind = draw(st.sampled_from(["truncate", "bitflip", "magic", "version", "header_field", "header_bytes",
+                                 "payload_recrc", "random", "append"]))
+    data = bytearray(BASE)
+    if kind == "truncate":
+        return kind, bytes(data[: draw(st.integers(0, len(data) - 1))])
+    if kind == "bitflip":
+        for bit in draw(st.sets(st.integers(0, 8 * len(data) - 1), min_size=1, max_size=4)):  # distinct bits
+            data[bit // 8] ^= 1 << (bit % 8)
+        return kind, bytes(data)
+    if kind == "magic":
+        return kind, recrc(draw(st.binary(min_size=4, max_size=4).filter(lambda b: b != b"SIRN")) + bytes(data[4:-4]))
+    if kind == "version":
+        return kind, recrc(bytes(data[:4]) + bytes([draw(st.integers(0, 255).filter(lambda v: v != 1))]) + bytes(data[5:-4]))
+    if kind == "header_field":
+        header = json.loads(json.dumps(HEADER))
+        path = draw(st.sampled_from(paths))
+        target = header
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = draw(absurd)
+        return kind, with_header(header)
+    if kind == "header_bytes":
+        raw = bytearray(BASE[9:HEADER_END])
+        raw[draw(st.integers(0, len(raw) - 1))] ^= draw(st.integers(1, 255))
+        return kind, recrc(b"SIRN\x01" + struct.pack("<I", draw(st.sampled_from([len(raw), 0, 2**32 - 1, len(BASE)]))) + bytes(raw) + BASE[HEADER_END:-4])
+    if kind == "payload_recrc":  # valid CRC over a damaged or resized payload
+        payload = bytearray(BASE[HEADER_END:-4])
+        cut = draw(st.integers(-len(payload), 64))
+        payload = payload[:cut] if cut < 0 else payload + bytes(cut or 1)
+        return kind, with_header(HEADER, bytes(payload))
+    if kind == "append":
+        return kind, BASE + draw(st.binary(min_size=1, max_size=64))
+    return kind, draw(st.binary(max_size=512))
+
+
+@settings(max_examples=10_000, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(mutated())
+def test_every_mutation_is_a_bitstream_error(case):
+    kind, data = case
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        decoded = decompress(data)
+        outcome = "valid after re-CRC"
+    except BitstreamError as exc:
+        outcome = "CRC-32 mismatch" if "CRC" in str(exc) else re.sub(r"\d+", "N", str(exc).split(":")[0])
+    finally:
+        elapsed = time.perf_counter() - start
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    OUTCOMES[(kind, outcome)] += 1
+    if outcome == "valid after re-CRC":
+        assert kind in ("header_field", "header_bytes"), f"{kind} mutation decoded without error"
+        assert decoded.header.to_json() == read_header(data)[0].to_json()
+    assert elapsed < 2.0, f"{kind}: took {elapsed:.2f} s"
+    assert peak < 4 * 2**20 + 64 * len(data), f"{kind}: allocated {peak} bytes for {len(data)} input bytes"
+
+
+def test_fuzz_tried_at_least_10000_inputs_of_every_kind():
+    total = sum(OUTCOMES.values())
+    if total == 0:
+        pytest.skip("run together with test_every_mutation_is_a_bitstream_error")
+    assert total >= 10_000
+    kinds = Counter()
+    for (kind, _), n in OUTCOMES.items():
+        kinds[kind] += n
+    assert len(kinds) == 9 and min(kinds.values()) > 100
+    valid = sum(n for (kind, outcome), n in OUTCOMES.items() if outcome == "valid after re-CRC")
+    assert valid < 0.5 * (kinds["header_field"] + kinds["header_bytes"])
