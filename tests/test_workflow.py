@@ -32,6 +32,7 @@ TINY = {
          "variants": ["f0", "siamese"]},
         {"name": "pe", "preset": "pe-siren", "model": {"shared": [32, 32]}, "variants": ["f0"]},
     ],
+    "baselines": {"opus": [0.9, 0.98]},
     "metrics": ["pesq", "stoi", "snr", "lsd"],
     "figures": {"spectrogram_clips": 1},
 }
@@ -92,7 +93,7 @@ def test_lint_is_clean(workdir):
 
 def test_tables_have_a_row_per_clip_ablation_variant(workdir):
     scores = pd.read_parquet(workdir / "results/tables/scores.parquet")
-    ok = scores[scores.status == "ok"]
+    ok = scores[(scores.status == "ok") & (scores.arch != "opus")]
     assert sorted(zip(ok["clip"], ok.ablation, ok.variant)) == sorted(
         (c, a, v) for c in ("a-first", "b-second") for a, vs in (("siamese", ("f0", "siamese")), ("pe", ("f0",))) for v in vs
     )
@@ -104,13 +105,16 @@ def test_tables_have_a_row_per_clip_ablation_variant(workdir):
     for _, row in ok.iterrows():  # bitrate from the real file
         size = (workdir / f"results/speech/{row.ablation}/bitstreams/{row['clip']}.sirn").stat().st_size
         assert row.bytes == size and row.kbps == pytest.approx(size * 8 / 1.0 / 1000)
+    opus = scores[scores.ablation == "opus"]
+    assert sorted(opus.preset.unique()) == ["opus-0.9", "opus-0.98"] and len(opus) == 4
+    assert (opus.kbps < 40).all() and (opus.pesq > ok.pesq.max()).all()  # the honest comparison
     failed = scores[scores.status == "failed"]
     assert list(failed["clip"]) == ["c-broken"] and "c-broken" in (workdir / "results/tables/summary.md").read_text()
 
 
 def test_summary_and_figures_exist(workdir):
     summary = pd.read_parquet(workdir / "results/tables/summary.parquet")
-    assert len(summary) == 3 and (summary.n == 2).all()
+    assert len(summary) == 5 and (summary.n == 2).all()  # 3 INR ablation/variants + 2 opus levels
     for png in ("metric_bars", "loss_curves", "rate_quality_pesq", "spectrograms/speech/a-first"):
         assert (workdir / f"results/figures/{png}.png").stat().st_size > 10_000
 
@@ -137,7 +141,8 @@ def test_adding_a_clip_runs_only_that_clips_jobs(workdir):
     write_config(workdir, config)
     try:
         assert dry_run_jobs(workdir) == Counter(
-            {"prepare": 1, "fit": 2, "quantize": 2, "decode": 3, "score": 2, "collect": 1, "figures": 1, "all": 1}
+            {"prepare": 1, "fit": 2, "quantize": 2, "decode": 3, "score": 2, "baseline": 1, "collect": 1, "figures": 1,
+             "all": 1}
         )
     finally:
         (workdir / "audio" / "d-third.wav").unlink()

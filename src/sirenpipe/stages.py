@@ -116,7 +116,6 @@ def score_clip(*, dataset: str, kind: str, clip_json, clip_wav, sirn, fit_histor
                metrics: list[str], out_parquet) -> None:
     """One row per decoder variant: sizes from the real file, scores from the decoded wavs."""
     from .evaluation.tables import write_parquet_atomic
-    from .metrics import score
 
     meta, history = read_json(clip_json), read_json(fit_history)
     data = Path(sirn).read_bytes()
@@ -128,13 +127,44 @@ def score_clip(*, dataset: str, kind: str, clip_json, clip_wav, sirn, fit_histor
     for variant, wav in decoded.items():
         est, est_rate = sf.read(wav, dtype="float64")
         assert est_rate == rate, f"{wav}: rate {est_rate} != {rate}"
-        start = time.perf_counter()
-        results = score(ref=ref, est=est, sample_rate=rate, kind=kind, metrics=metrics)
-        row = {**base, "variant": variant}
-        for name, r in results.items():
-            row.update({name: r.value, f"{name}_mode": r.mode, f"{name}_reason": r.reason})
-        rows.append(row)
-        print(f"score {variant}: " + ", ".join(f"{n}={r.value}" for n, r in results.items()) + f" ({time.perf_counter() - start:.1f} s)")
+        rows.append({**base, "variant": variant, **_scored(ref, est, rate, kind, metrics, variant)})
+    write_parquet_atomic(pd.DataFrame(rows), out_parquet)
+
+
+def _scored(ref, est, rate, kind, metrics, label) -> dict:
+    """Metric columns (value, mode, reason) of one decoded signal, logged."""
+    from .metrics import score
+
+    start = time.perf_counter()
+    results = score(ref=ref, est=est, sample_rate=rate, kind=kind, metrics=metrics)
+    print(f"score {label}: " + ", ".join(f"{n}={r.value}" for n, r in results.items()) + f" ({time.perf_counter() - start:.1f} s)")
+    columns = {}
+    for name, r in results.items():
+        columns.update({name: r.value, f"{name}_mode": r.mode, f"{name}_reason": r.reason})
+    return columns
+
+
+def _source_columns(meta: dict) -> dict:
+    return {"source": meta["source"], "offset_s": meta["offset"], "license": meta["license"], "library_version": __version__}
+
+
+def baseline_clip(*, dataset: str, kind: str, clip_json, clip_wav, codec: str, levels: list[float], metrics: list[str],
+                  out_parquet) -> None:
+    """A classical codec at several compression levels: real byte sizes, same metric code."""
+    from .baselines import code
+    from .evaluation.tables import write_parquet_atomic
+
+    meta = read_json(clip_json)
+    ref, rate = sf.read(clip_wav, dtype="float64")
+    peak = float(np.max(np.abs(ref)))
+    rows = []
+    for level in levels:
+        coded = code(ref / peak, rate, codec, level)
+        kbps = coded.num_bytes * 8 / (len(ref) / rate) / 1000
+        rows.append({"dataset": dataset, "clip": meta["clip_id"], "kind": kind, "ablation": codec, "variant": f"level {level:g}",
+                     "status": "ok", "error": None, "preset": f"{codec}-{level:g}", "arch": codec, "bytes": coded.num_bytes,
+                     "kbps": kbps, "sample_rate": rate, "codec_rate": coded.codec_rate, "duration_s": len(ref) / rate, **_source_columns(meta),
+                     **_scored(ref, coded.decoded * peak, rate, kind, metrics, f"{codec} level {level:g} ({kbps:.1f} kbps)")})
     write_parquet_atomic(pd.DataFrame(rows), out_parquet)
 
 
@@ -148,8 +178,7 @@ def _row_base(dataset, kind, meta, ablation, sizes, history, stream) -> dict:
         "per_channel": h.quant.per_channel, "steps": history["steps"], "batch_size": history["fit"]["batch_size"],
         "lr": history["fit"]["lr"], "seed": history["seed"], "fit_seconds": history["seconds"],
         "device": history["device"], "final_loss": history["final_loss"], "sample_rate": h.sample_rate,
-        "duration_s": h.duration, "library_version": __version__, "source": meta["source"],
-        "offset_s": meta["offset"], "license": meta["license"],
+        "duration_s": h.duration, **_source_columns(meta),
     }
 
 
@@ -178,11 +207,16 @@ def collect_tables(score_files: list, failures: list[dict], out_scores, out_summ
 def summary_figures(scores_path, summary_path, histories: list, out_bars, out_loss, out_rate_quality: list) -> None:
     from .evaluation.figures import plot_loss_curves, plot_metric_bars, plot_rate_quality
 
+    from .baselines import CODECS
+
     scores, summary = pd.read_parquet(scores_path), pd.read_parquet(summary_path)
     plot_metric_bars(summary, out_bars)
     plot_loss_curves(mean_loss_curves(histories), out_loss, "Training loss, mean over clips")
+    # one series per INR ablation / variant; one curve per classical codec through its levels
+    is_codec = scores["arch"].isin(list(CODECS))
+    scores["series"] = scores["ablation"].where(is_codec, scores["ablation"] + " / " + scores["variant"])
     for out in out_rate_quality:
-        plot_rate_quality(scores, out, Path(out).stem.removeprefix("rate_quality_"))
+        plot_rate_quality(scores, out, Path(out).stem.removeprefix("rate_quality_"), series=("series",))
 
 
 def mean_loss_curves(histories: list) -> dict[str, list[float]]:

@@ -52,6 +52,7 @@ wildcard_constraints:
     ablation="[A-Za-z0-9_.-]+",
     clip="[A-Za-z0-9_.-]+",
     variant="f0|mean|siamese|blind",
+    codec="opus|vorbis|mp3",
 
 
 def source_of(wildcards):
@@ -93,11 +94,19 @@ def decoded_wavs(wildcards):
 
 
 def score_files(wildcards=None):
-    return [
-        f"results/{dataset}/{ablation}/scores/{clip}.parquet"
-        for dataset, clips in CLIPS.items()
-        for ablation in ABLATIONS
-        for clip in clips
+    """Every per-clip table: INR ablations, then classical codec baselines."""
+    inr = [
+        f"results/{d}/{a}/scores/{c}.parquet"
+        for d, clips in CLIPS.items()
+        for a in ABLATIONS
+        for c in clips
+    ]
+    codecs = config.get("baselines", {})
+    return inr + [
+        f"results/{d}/baselines/{k}/{c}.parquet"
+        for d, clips in CLIPS.items()
+        for k in codecs
+        for c in clips
     ]
 
 

@@ -23,6 +23,27 @@ rule score:
         "../scripts/score.py"
 
 
+rule baseline:
+    input:
+        clip_wav="results/{dataset}/clips/{clip}.wav",
+        clip_meta="results/{dataset}/clips/{clip}.json",
+    output:
+        "results/{dataset}/baselines/{codec}/{clip}.parquet",
+    log:
+        "logs/{dataset}/baselines/{codec}/{clip}.log",
+    group:
+        "evaluate"
+    conda:
+        "../envs/sirenpipe.yaml"
+    params:
+        levels=lambda w: config["baselines"][w.codec],
+        kind=lambda w: kind_of(w.dataset),
+        metrics=config["metrics"],
+        version=VERSION,
+    script:
+        "../scripts/baseline.py"
+
+
 rule collect:
     input:
         score_files,
