@@ -27,3 +27,4 @@ rule all:
         "results/tables/summary.parquet",
         "results/tables/summary.md",
         figure_files(),
+        paper_files(),

@@ -245,3 +245,49 @@ def main_guard(fn, *args, **kwargs) -> None:
     except SirenpipeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
+
+
+# --- the paper -----------------------------------------------------------------------------
+def paper_comparison(scores_path, summary_md, run_config: dict, started_files: list, out_parquet, out_markdown,
+                     out_results) -> None:
+    """The paper's values beside ours (Parquet + Markdown) and RESULTS.md."""
+    from .evaluation.paper import compare_with_paper, comparison_markdown, results_markdown
+    from .evaluation.tables import write_parquet_atomic
+
+    comparison = compare_with_paper(pd.read_parquet(scores_path))
+    write_parquet_atomic(comparison, out_parquet)
+    with atomic_path(out_markdown) as tmp:
+        Path(tmp).write_text(comparison_markdown(comparison))
+    start = min(Path(f).stat().st_mtime for f in started_files)
+    end = Path(scores_path).stat().st_mtime
+    run = {"description": describe_run(run_config), "differences": paper_differences(run_config),
+           "wall_time": f"{(end - start) / 60:.1f} min from the first prepared clip to the final table", "version": __version__}
+    with atomic_path(out_results) as tmp:
+        Path(tmp).write_text(results_markdown(comparison, Path(summary_md).read_text(), run))
+
+
+def describe_run(config: dict) -> str:
+    datasets = ", ".join(f"{name} ({spec['type']}, {spec['clips']} clips)" for name, spec in config["datasets"].items())
+    fit = config.get("defaults", {}).get("fit", {})
+    return (f"{datasets}; {config['clip']['duration']:g} s clips at {config['clip']['sample_rate']} Hz; "
+            f"{fit.get('steps', 2500)} steps, batch {fit.get('batch_size') or 'full'}; "
+            f"{len(config['ablations'])} ablations")
+
+
+def paper_differences(config: dict) -> list[str]:
+    fit = config.get("defaults", {}).get("fit", {})
+    out = []
+    if config["clip"]["duration"] != 10:
+        out.append(f"clips of {config['clip']['duration']:g} s, not 10 s (a shorter clip is easier to fit at equal size)")
+    if config["clip"]["sample_rate"] != 22050:
+        out.append(f"{config['clip']['sample_rate']} Hz, not 22050 Hz")
+    if fit.get("steps", 2500) != 2500:
+        out.append(f"{fit['steps']} training steps, not 2500 (less converged: lower scores expected)")
+    if fit.get("batch_size"):
+        out.append(f"random mini-batches of {fit['batch_size']} samples, not the full batch")
+    types = sorted({spec["type"] for spec in config["datasets"].values()})
+    if "librispeech" not in types:
+        out.append(f"speech from {', '.join(types)} datasets (the demo's are telephone-band G.722 prompts and "
+                   "Dutch voice actors), not LibriSpeech")
+    out.append("the paper's CDPAM column needs the optional cdpam package (off unless metrics lists cdpam)")
+    return out

@@ -1,4 +1,5 @@
 import dataclasses
+import glob
 import os
 import sys
 
@@ -18,23 +19,44 @@ ABLATIONS = {
 }
 
 
+def kind_of(dataset):
+    spec = config["datasets"][dataset]
+    return spec.get("kind") or {"librispeech": "speech", "gtzan": "music"}[spec["type"]]
+
+
+def active_datasets():
+    """The configured datasets less optional ones that are absent and fallbacks not needed."""
+    present = {}
+    for name, spec in config["datasets"].items():
+        location = spec.get("root") or spec.get("glob")
+        if spec.get("optional") and not (location and glob.glob(location)):
+            print(
+                f"note: dataset {name}: {location} not found; skipped", file=sys.stderr
+            )
+            continue
+        present[name] = spec
+    return {n: s for n, s in present.items() if s.get("unless") not in present}
+
+
 def _catalogue():
     """Clips per dataset, found at parse time; unreadable ones are kept aside as failures so
     that one broken file is named in the tables instead of stopping the run."""
     clips, failed = {}, []
-    for name, spec in config["datasets"].items():
-        kind = (
-            spec.get("kind")
-            or {"librispeech": "speech", "gtzan": "music"}[spec["type"]]
-        )
+    for name, spec in active_datasets().items():
         clips[name] = {}
+        spec = {k: v for k, v in spec.items() if k not in ("optional", "unless")}
         for source in discover(spec, DURATION):
             reason = probe(source)
             if reason is None:
                 clips[name][source.clip_id] = source
             else:
                 failed.append(
-                    {**source.to_dict(), "dataset": name, "kind": kind, "error": reason}
+                    {
+                        **source.to_dict(),
+                        "dataset": name,
+                        "kind": kind_of(name),
+                        "error": reason,
+                    }
                 )
         if len(clips[name]) < spec["clips"]:
             print(
@@ -57,11 +79,6 @@ wildcard_constraints:
 
 def source_of(wildcards):
     return CLIPS[wildcards.dataset][wildcards.clip]
-
-
-def kind_of(dataset):
-    spec = config["datasets"][dataset]
-    return spec.get("kind") or {"librispeech": "speech", "gtzan": "music"}[spec["type"]]
 
 
 def ablation_params(stage):
@@ -132,6 +149,17 @@ def spectrogram_inputs(wildcards):
         for v in ablation["variants"]:
             files[f"{name} / {v}"] = f"results/{d}/{name}/decoded/{v}/{c}.wav"
     return files
+
+
+def clip_metadata_files(wildcards=None):
+    return [f"results/{d}/clips/{c}.json" for d, clips in CLIPS.items() for c in clips]
+
+
+def paper_files():
+    """The comparison with the paper and RESULTS.md, when the config asks for them."""
+    if not config.get("paper_comparison", False):
+        return []
+    return ["results/tables/paper_comparison.md", "RESULTS.md"]
 
 
 def figure_files():

@@ -110,3 +110,23 @@ rule spectrogram:
         "../envs/sirenpipe.yaml"
     script:
         "../scripts/spectrogram.py"
+
+
+rule paper_comparison:
+    input:
+        scores="results/tables/scores.parquet",
+        summary_md="results/tables/summary.md",
+        clips=clip_metadata_files,
+    output:
+        parquet="results/tables/paper_comparison.parquet",
+        markdown="results/tables/paper_comparison.md",
+        results="RESULTS.md",
+    log:
+        "logs/paper_comparison.log",
+    conda:
+        "../envs/sirenpipe.yaml"
+    params:
+        run_config={k: v for k, v in config.items() if k != "paper_comparison"},
+        version=VERSION,
+    script:
+        "../scripts/paper_comparison.py"

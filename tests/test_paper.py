@@ -1,0 +1,66 @@
+"""The paper's rows as ablations, its values beside ours, and RESULTS.md."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from sirenpipe.evaluation.paper import agreement, compare_with_paper, comparison_markdown, paper_values
+from sirenpipe.models import build_model
+from test_workflow import REPO, SNAKEMAKE
+
+
+def test_paper_values_cover_tables_1_to_3_with_known_presets():
+    paper = paper_values()
+    assert list(paper.groupby("table").size()) == [4, 4, 4]
+    siamese = paper[(paper.table == 1) & (paper.preset == "siamese-siren")].iloc[0]
+    assert (siamese.visqol, siamese.pesq, siamese.stoi, siamese.quantized_kB) == (2.12, 2.58, 0.93, 303.7)
+    for preset, thousands in zip(paper.preset, paper.paper_params_k):
+        assert round(build_model(preset).paper_style_parameters() / 1000) == thousands
+
+
+def _rows(preset, variant, values, params=None):
+    params = params or build_model(preset).num_parameters()
+    return [{"status": "ok", "kind": "speech", "bits": 8, "preset": preset, "ablation": preset, "variant": variant,
+             "params": params, "kbps": 114.5, "bytes": 143_176, "visqol": v, "pesq": v + 0.5, "stoi": 0.9, "cdpam": None}
+            for v in values]
+
+
+def test_comparison_puts_ours_beside_the_paper():
+    scores = pd.DataFrame(
+        _rows("siamese-siren", "siamese", [2.0, 2.1, 2.2])
+        + _rows("siamese-siren", "f0", [9.0])  # not the reference decoder: ignored
+        + _rows("siamese-siren", "siamese", [9.0], params=1234)  # a changed model: not this paper row
+        + _rows("original-siren", "f0", [1.0, 1.05, 1.1])
+    )
+    table = compare_with_paper(scores)
+    row = table[(table.table == 1) & (table.preset == "siamese-siren")].iloc[0]
+    assert row.n == 3 and row.visqol == pytest.approx(2.1) and row.visqol_paper == 2.12 and row.params == 140_546
+    assert row.visqol_ci95 == pytest.approx(4.303 * 0.1 / 3**0.5, rel=1e-3)
+    assert table[table.preset == "siamese-2x64-1x32"].n.eq(0).all()
+    md = comparison_markdown(table)
+    assert "| 1 | Siamese SIREN | siamese-siren | 3 | 140,546 / 513k | 114.5 | 2.10 ± 0.25 (2.12)" in md
+    assert "(not run)" in md
+    sentences = agreement(table)
+    assert any("Siamese SIREN: visqol 2.10 vs 2.12 (agrees)" in s for s in sentences)
+    assert any("original SIREN: visqol 1.05 vs 1.01 (agrees); pesq 1.55 vs 1.05 (higher)" in s for s in sentences)
+
+
+@pytest.mark.skipif(not Path("/usr/share/asterisk/sounds").exists(), reason="demo packages not installed")
+def test_paper_config_lists_every_paper_row_for_every_clip():
+    config = yaml.safe_load((REPO / "config/paper.yaml").read_text())
+    presets = {a["preset"] for a in config["ablations"]}
+    assert set(paper_values().preset) <= presets
+    result = subprocess.run([*SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(REPO),
+                             "--configfile", str(REPO / "config/paper.yaml"), "-n", "--cores", "2"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout.split("Job stats:")[1], re.M))
+    clips = config["datasets"]["demo-speech"]["clips"] + config["datasets"]["demo-music"]["clips"]
+    assert int(counts["fit"]) == len(config["ablations"]) * clips
+    assert int(counts["baseline"]) == 3 * clips and counts["paper_comparison"] == "1"
