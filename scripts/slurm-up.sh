@@ -24,9 +24,12 @@ MIN_JOB_AGE=${MIN_JOB_AGE:-300}
 export DEBIAN_FRONTEND=noninteractive
 
 [ "$(id -u)" = 0 ] || { echo "slurm-up.sh: run as root (it writes /etc/slurm and starts daemons)" >&2; exit 2; }
+running() { # PIDs of live (non-zombie) processes named $1
+  for pid in $(pgrep -x "$1"); do case "$(ps -o stat= -p "$pid")" in "" | Z*) ;; *) echo "$pid" ;; esac; done
+}
 for d in slurmctld slurmd; do
-  if pgrep -x "$d" >/dev/null 2>&1; then
-    echo "slurm-up.sh: a $d is already running (pid $(pgrep -x "$d" | tr '\n' ' ')); not starting a second cluster." >&2
+  if [ -n "$(running "$d")" ]; then
+    echo "slurm-up.sh: a $d is already running (pid $(running "$d" | tr '\n' ' ')); not starting a second cluster." >&2
     echo "             stop it first (scripts/slurm-down.sh STATE_DIR for one started by this script)." >&2
     exit 3
   fi

@@ -1,17 +1,31 @@
-"""Overfit an INR to one clip (the encoder's expensive half)."""
+"""Overfit an INR to one clip (the encoder's expensive half), or several clips at once.
+
+Performance notes (measured figures: README "Performance", `benchmarks/fit_step.py`): the
+trunk runs once for all heads, omega is folded into the matmuls and the sine layer has a
+hand-written backward (models/layers.py), Adam is fused, and the process should run under
+tcmalloc (allocator.py; the CLI and the workflow arrange it). `compile` and `precision="bf16"`
+are opt-in.
+"""
 
 from __future__ import annotations
 
+import copy
+import os
 import time
-from dataclasses import asdict, dataclass, field
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from .device import resolve_device
 from .errors import FitDivergedError
 from .models import INR, INRConfig
+
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -25,12 +39,22 @@ class FitConfig:
     seed: int = 0
     device: str = "auto"
     check_every: int = 25  # steps between host syncs (NaN check, progress bar)
+    # torch.compile the loss (forward + backward): ~10% faster steps on CPU, but the first
+    # compile takes ~30 s on 2 cores (a few s from the cache under ~/.cache/sirenpipe), so it
+    # pays for long fits (the paper's 2500 full-batch steps), not for short mini-batch ones.
+    compile: bool = False
+    # "bf16": bf16 autocast (matmuls and activations in bf16; weights, loss and Adam in fp32).
+    precision: str = "fp32"
 
     def __post_init__(self):
         if self.steps < 1:
             raise ValueError(f"steps must be >= 1, got {self.steps}")
         if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not isinstance(self.compile, bool):
+            raise ValueError(f"compile must be true or false, got {self.compile!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -58,52 +82,150 @@ def time_grid(num_samples: int, device=None) -> torch.Tensor:
 
 def fit(samples: np.ndarray, model_config: INRConfig, config: FitConfig = FitConfig(), progress: bool = True) -> FitResult:
     """Fit a fresh INR (seeded init) to a normalized mono clip; loss = mean of heads' MSE."""
-    device = resolve_device(config.device)
-    torch.manual_seed(config.seed)
-    model = INR(model_config).to(device)
-    target = torch.as_tensor(np.asarray(samples, dtype=np.float32), device=device).unsqueeze(-1)
-    with torch.no_grad():
-        inputs = model.encode(time_grid(len(samples), device))
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, **_fast_adam(device))
-    generator = torch.Generator(device=device).manual_seed(config.seed)
+    return _run(Trainer([samples], model_config, config), progress)[0]
 
-    losses = torch.empty(config.steps, device=device)
+
+def fit_many(clips, model_config: INRConfig, config: FitConfig = FitConfig(), seeds=None,
+             progress: bool = True) -> list[FitResult]:
+    """Fit one INR per clip in one batched model (batched matmuls over a leading clip axis).
+
+    Clips must have equal length. Clip i gets seed seeds[i] (default: config.seed for all, as
+    separate fits with one config would): the same init and mini-batches as fit() with that
+    seed, and its own gradients and Adam state, so each result equals a separate fit up to
+    floating-point rounding (batched and plain matmuls round differently). `seconds` is the
+    wall time of the whole batched fit.
+    """
+    return _run(Trainer(clips, model_config, config, seeds), progress)
+
+
+class Trainer:
+    """A fit in progress: models, data and optimizer, and the training step that fit() loops
+    over (benchmarks/fit_step.py times this same step).
+
+    One clip: the INR itself. Several clips: the same INR vmapped over parameters stacked
+    along a leading clip axis; the loss is the sum of the clips' losses, so each clip's
+    gradients are its own.
+    """
+
+    def __init__(self, clips, model_config: INRConfig, config: FitConfig, seeds=None):
+        if not len(clips):
+            raise ValueError("no clips to fit")
+        if len({len(c) for c in clips}) != 1:
+            raise ValueError(f"clips fitted together must have equal length, got {sorted({len(c) for c in clips})}")
+        self.config = config
+        self.seeds = [config.seed] * len(clips) if seeds is None else [int(s) for s in seeds]
+        if len(self.seeds) != len(clips):
+            raise ValueError(f"{len(clips)} clips but {len(self.seeds)} seeds")
+        self.device = device = resolve_device(config.device)
+        self.models = []
+        for seed in self.seeds:
+            torch.manual_seed(seed)
+            self.models.append(INR(model_config).to(device))
+        self.targets = torch.stack([torch.as_tensor(np.asarray(c, dtype=np.float32)) for c in clips]).unsqueeze(-1).to(device)
+        with torch.no_grad():
+            self.inputs = self.models[0].encode(time_grid(len(clips[0]), device))
+        self.generators = [torch.Generator(device=device).manual_seed(seed) for seed in self.seeds]
+        if len(self.models) == 1:
+            self.parameters = list(self.models[0].parameters())
+            self._forward = self._forward_one
+        else:
+            params, buffers = torch.func.stack_module_state([_Encoded(m) for m in self.models])
+            self.parameters, self._params, self._buffers = list(params.values()), params, buffers
+            self._template = copy.deepcopy(_Encoded(self.models[0])).to("meta")
+            self._forward = self._forward_many
+        self.optimizer = torch.optim.Adam(self.parameters, lr=config.lr, weight_decay=config.weight_decay,
+                                          **_fast_adam(device))
+        self._losses = _compiled(self._clip_losses) if config.compile else self._clip_losses
+        bf16 = config.precision == "bf16"
+        self._autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if bf16 else nullcontext
+
+    def step(self) -> torch.Tensor:
+        """One Adam step on all clips; returns their losses before the step, shape (clips,)."""
+        x, y = self._batch()
+        with self._autocast():
+            losses = self._losses(x, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        losses.sum().backward()
+        self.optimizer.step()
+        return losses.detach()
+
+    def fitted_models(self) -> list[INR]:
+        """The clips' models as they are now, on the CPU in eval mode."""
+        if len(self.models) > 1:
+            with torch.no_grad():
+                for i, model in enumerate(self.models):
+                    for name, p in dict(_Encoded(model).named_parameters()).items():
+                        p.copy_(self._params[name][i])
+        return [model.cpu().eval() for model in self.models]
+
+    def _clip_losses(self, x, y):
+        return torch.mean((self._forward(x) - y) ** 2, dim=(1, 2))  # y broadcasts over heads
+
+    def _forward_one(self, x):
+        return self.models[0].forward_encoded(x[0] if x.dim() == 3 else x).unsqueeze(0)
+
+    def _forward_many(self, x):
+        def one(params, buffers, x):
+            return torch.func.functional_call(self._template, (params, buffers), (x,))
+
+        return torch.func.vmap(one, in_dims=(0, 0, 0 if x.dim() == 3 else None))(self._params, self._buffers, x)
+
+    def _batch(self):
+        n, size = len(self.inputs), self.config.batch_size
+        if size is None or size >= n:
+            return self.inputs, self.targets
+        index = torch.stack([torch.randint(n, (size,), device=self.device, generator=g) for g in self.generators])
+        return self.inputs[index], torch.take_along_dim(self.targets, index.unsqueeze(-1), dim=1)
+
+
+class _Encoded(nn.Module):
+    """An INR whose forward takes encoded inputs (what vmap/functional_call calls)."""
+
+    def __init__(self, inr: INR):
+        super().__init__()
+        self.inr = inr
+
+    def forward(self, x):
+        return self.inr.forward_encoded(x)
+
+
+def _run(trainer: Trainer, progress: bool) -> list[FitResult]:
+    config = trainer.config
+    losses = torch.empty(config.steps, len(trainer.models), device=trainer.device)
     start = time.perf_counter()
     bar = tqdm(total=config.steps, desc="fit", unit="step", disable=not progress, leave=False)
     for step in range(config.steps):
-        x, y = _batch(inputs, target, config.batch_size, generator)
-        loss = torch.mean((model.forward_encoded(x) - y) ** 2)  # y broadcasts over heads
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses[step] = loss.detach()
+        losses[step] = trainer.step()
         if (step + 1) % config.check_every == 0 or step + 1 == config.steps:
             _check_finite(losses, step, config.check_every)
-            bar.set_postfix(loss=f"{losses[step].item():.3e}")
+            bar.set_postfix(loss=f"{losses[step].max().item():.3e}")
             bar.update(step + 1 - bar.n)
     bar.close()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    if trainer.device.type == "cuda":
+        torch.cuda.synchronize(trainer.device)
     seconds = time.perf_counter() - start
-    model = model.cpu().eval()
-    return FitResult(model, losses.cpu().tolist(), seconds, str(device), config.seed, config.steps, config)
-
-
-def _batch(inputs, target, batch_size, generator):
-    if batch_size is None or batch_size >= len(inputs):
-        return inputs, target
-    index = torch.randint(len(inputs), (batch_size,), device=inputs.device, generator=generator)
-    return inputs[index], target[index]
+    history = losses.cpu().t().tolist()
+    return [FitResult(model, history[i], seconds, str(trainer.device), seed, config.steps, replace(config, seed=seed))
+            for i, (model, seed) in enumerate(zip(trainer.fitted_models(), trainer.seeds))]
 
 
 def _check_finite(losses: torch.Tensor, step: int, window: int) -> None:
-    recent = losses[max(0, step + 1 - window) : step + 1]
-    bad = (~torch.isfinite(recent)).nonzero()
+    start = max(0, step + 1 - window)
+    bad = (~torch.isfinite(losses[start : step + 1])).nonzero()
     if len(bad):
-        first = step + 1 - len(recent) + int(bad[0])
-        raise FitDivergedError(f"fit diverged: loss is {recent[int(bad[0])].item()} at step {first + 1}")
+        row, clip = (int(v) for v in bad[0])
+        where = f" (clip {clip})" if losses.shape[1] > 1 else ""
+        raise FitDivergedError(f"fit diverged: loss is {losses[start + row, clip].item()} at step {start + row + 1}{where}")
 
 
 def _fast_adam(device: torch.device) -> dict:
     # Fused Adam (one kernel for all parameters) exists on CPU and CUDA in torch >= 2.4.
     return {"fused": True} if device.type in ("cpu", "cuda") else {}
+
+
+def _compiled(fn):
+    """torch.compile with a persistent cache (TORCHINDUCTOR_CACHE_DIR if set, else
+    ~/.cache/sirenpipe/inductor), so that only the first fit on a machine pays the cold compile."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sirenpipe" / "inductor"
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache))
+    return torch.compile(fn)

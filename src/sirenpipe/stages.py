@@ -22,6 +22,7 @@ from .atomic import atomic_path
 from .audio import load_clip, write_wav
 from .codec import QuantConfig, compress, decompress, stream_sizes, synthesize
 from .denoise import reconstruct
+from .errors import SirenpipeError
 from .fit import FitConfig, fit
 from .models import INR, INRConfig, model_config
 
@@ -126,7 +127,8 @@ def score_clip(*, dataset: str, kind: str, clip_json, clip_wav, sirn, fit_histor
     rows = []
     for variant, wav in decoded.items():
         est, est_rate = sf.read(wav, dtype="float64")
-        assert est_rate == rate, f"{wav}: rate {est_rate} != {rate}"
+        if est_rate != rate:
+            raise SirenpipeError(f"{wav}: decoded at {est_rate} Hz, the clip is {rate} Hz")
         rows.append({**base, "variant": variant, **_scored(ref, est, rate, kind, metrics, variant)})
     write_parquet_atomic(pd.DataFrame(rows), out_parquet)
 
@@ -238,8 +240,6 @@ def spectrogram_figure(reference_wav, decoded: dict, out_png, title: str) -> Non
 
 def main_guard(fn, *args, **kwargs) -> None:
     """Run a stage; a bad-input error becomes a one-line message and exit status 1."""
-    from .errors import SirenpipeError
-
     try:
         fn(*args, **kwargs)
     except SirenpipeError as exc:

@@ -36,6 +36,39 @@ def siren_uniform_(weight: torch.Tensor, bound: float) -> None:
         weight.uniform_(-bound, bound)
 
 
+class _SineAffine(torch.autograd.Function):
+    """sin(omega * (x W^T + b)) with a hand-written backward.
+
+    The forward is one addmm (omega folded into alpha/beta) and one sin. The backward applies
+    omega to the small matrices (W, dW, db) instead of to N-row tensors, and computes the
+    gradient of the pre-activation in the buffer of cos(pre): autograd's own backward of the
+    same expression makes about two more full passes over each N x width activation.
+    Works under autocast (the backward runs in the activations' dtype) and under vmap.
+    """
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x, weight, bias, omega):
+        pre = torch.addmm(bias, x, weight.t(), beta=omega, alpha=omega)
+        return torch.sin(pre), pre
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, weight, _, ctx.omega = inputs
+        ctx.mark_non_differentiable(output[1])
+        ctx.save_for_backward(x, weight, output[1])
+
+    @staticmethod
+    def backward(ctx, grad, _):
+        x, weight, pre = ctx.saved_tensors
+        g = torch.cos(pre).mul_(grad)  # d loss / d pre, without the factor omega
+        grad_x = g.mm(weight.to(g.dtype) * ctx.omega) if ctx.needs_input_grad[0] else None
+        grad_w = g.t().mm(x.to(g.dtype)).mul_(ctx.omega)
+        grad_b = g.sum(0).mul_(ctx.omega)
+        return grad_x, grad_w, grad_b, None
+
+
 class SineLayer(nn.Module):
     """y = sin(omega * (W x + b)), with omega folded into one addmm call.
 
@@ -51,8 +84,7 @@ class SineLayer(nn.Module):
         siren_uniform_(self.linear.weight, bound)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pre = torch.addmm(self.linear.bias, x, self.linear.weight.t(), beta=self.omega, alpha=self.omega)
-        return torch.sin(pre)
+        return _SineAffine.apply(x, self.linear.weight, self.linear.bias, self.omega)[0]
 
 
 def output_layer(in_features: int, omega: float) -> nn.Linear:
