@@ -83,3 +83,19 @@ def test_overrides_and_unknown_names():
         model_config("no-such-preset")
     with pytest.raises(ValueError, match="omega must be"):
         model_config("siamese-siren", omega=0.0)
+
+
+def test_sine_layer_gradients_equal_autograd_of_the_plain_expression():
+    from sirenpipe.models.layers import SineLayer
+
+    torch.manual_seed(0)
+    layer = SineLayer(33, 16, omega=100.0).double()
+    x = torch.randn(50, 33, dtype=torch.float64, requires_grad=True)
+    upstream = torch.randn(50, 16, dtype=torch.float64)
+    (layer(x) * upstream).sum().backward()
+    w = layer.linear.weight.detach().clone().requires_grad_()
+    b = layer.linear.bias.detach().clone().requires_grad_()
+    x_ref = x.detach().clone().requires_grad_()
+    (torch.sin(100.0 * (x_ref @ w.T + b)) * upstream).sum().backward()
+    assert torch.allclose(x.grad, x_ref.grad) and torch.allclose(layer.linear.weight.grad, w.grad)
+    assert torch.allclose(layer.linear.bias.grad, b.grad)
