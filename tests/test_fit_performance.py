@@ -28,7 +28,7 @@ def run_benchmark(*argv) -> str:
 def test_fit_step_benchmark_quick_prints_all_fields():
     out = run_benchmark("fit_step.py", "--quick")
     for field in ("machine:", "load average", "matmul peak", "fp32", "bf16", "ms/step median [IQR]", "GFLOP/step",
-                  "GFLOP/s", "%fp32peak", "naive/this", "loss@4", "rel.diff", "full batch", "mini-batches of 2048"):
+                  "GFLOP/s", "%fp32peak", "naive/this", "loss@4", "min loss", "diff@1", "full batch", "mini-batches of 2048"):
         assert field in out
     rows = [line.split() for line in out.splitlines() if line.startswith(("naive ", "sirenpipe "))]
     assert len(rows) == 4  # two variants x two batch modes
