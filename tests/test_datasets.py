@@ -12,7 +12,8 @@ import soundfile as sf
 from conftest import music_like, speech_like
 
 from sirenpipe.audio import resample
-from sirenpipe.datasets import DATASET_TYPES, ClipSource, discover, load_source, probe
+from sirenpipe.datasets import DATASET_TYPES, ClipSource, discover, load_source, probe, probe_all
+from sirenpipe.datasets import loading
 from sirenpipe.errors import AudioReadError
 
 
@@ -86,6 +87,28 @@ def test_gtzan_ids_kinds_and_corrupt_file(gtzan):
         load_source(found[3], 16000, 1.0)
     clip = load_source(found[0], 16000, 1.0)
     assert len(clip.samples) == 16000 and clip.source_rate == 22050
+
+
+def test_deep_probe_catches_unencodable_content_and_caches(tmp_path, signals, monkeypatch):
+    _write(tmp_path / "a-good.wav", signals["speech"], 16000)
+    _write(tmp_path / "b-silent.wav", np.zeros(16000), 16000)
+    sf.write(tmp_path / "c-nan.wav", np.full(16000, np.nan, dtype=np.float32), 16000, subtype="FLOAT")
+    found = discover({"type": "folder", "kind": "speech", "glob": f"{tmp_path}/*.wav", "clips": 10}, 1.0)
+    assert [probe(s) for s in found] == [None] * 3  # the headers are fine
+    cache = tmp_path / "cache" / "probe.json"
+    reasons = probe_all(found, 16000, 1.0, cache)
+    assert reasons["a-good"] is None
+    assert "digital silence" in reasons["b-silent"] and "NaN" in reasons["c-nan"]
+    assert cache.is_file()
+
+    calls = []
+    real_load = loading.load_source
+    monkeypatch.setattr(loading, "load_source", lambda *a: calls.append(a[0].clip_id) or real_load(*a))
+    assert probe_all(found, 16000, 1.0, cache) == reasons and calls == []  # all from the cache
+    time.sleep(0.01)
+    _write(tmp_path / "b-silent.wav", signals["speech"], 16000)  # fixed: size and mtime change
+    assert probe_all(found, 16000, 1.0, cache)["b-silent"] is None and calls == ["b-silent"]
+    assert probe_all(found, 22050, 1.0, cache) == {"a-good": None, "b-silent": None, "c-nan": reasons["c-nan"]}
 
 
 def test_folder_ids_are_safe_and_unique(tmp_path, signals):

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 
 TINY = {
     "clip": {"duration": 1.0, "sample_rate": 16000},
-    "datasets": {"speech": {"type": "folder", "kind": "speech", "glob": "audio/*.wav", "clips": 3, "seed": 0}},
+    "datasets": {"speech": {"type": "folder", "kind": "speech", "glob": "audio/*.wav", "clips": 4, "seed": 0}},
     "defaults": {"fit": {"steps": 30, "batch_size": 4096, "seed": 0, "device": "cpu"}, "quant": {"bits": 8}},
     "ablations": [
         {"name": "siamese", "preset": "siamese-siren", "model": {"shared": [32, 32], "head_widths": [16]},
@@ -73,7 +73,8 @@ def workdir(tmp_path_factory):
     (d / "audio").mkdir()
     for i, name in enumerate(["a-first", "b-second"]):
         sf.write(d / "audio" / f"{name}.wav", speech_like(16000, 1.2, seed=i), 16000, subtype="PCM_16")
-    (d / "audio" / "c-broken.wav").write_text("not audio at all\n" * 20)
+    (d / "audio" / "c-broken.wav").write_text("not audio at all\n" * 20)  # fails the header probe
+    sf.write(d / "audio" / "c-silent.wav", np.zeros(16000), 16000, subtype="PCM_16")  # reads, but cannot be encoded
     write_config(d, TINY)
     run(d)
     return d
@@ -108,8 +109,11 @@ def test_tables_have_a_row_per_clip_ablation_variant(workdir):
     opus = scores[scores.ablation == "opus"]
     assert sorted(opus.preset.unique()) == ["opus-0.9", "opus-0.98"] and len(opus) == 4
     assert (opus.kbps < 40).all() and (opus.pesq > ok.pesq.max()).all()  # the honest comparison
-    failed = scores[scores.status == "failed"]
-    assert list(failed["clip"]) == ["c-broken"] and "c-broken" in (workdir / "results/tables/summary.md").read_text()
+    failed = scores[scores.status == "failed"].set_index("clip").error
+    assert sorted(failed.index) == ["c-broken", "c-silent"]
+    assert "not readable as audio" in failed["c-broken"] and "digital silence" in failed["c-silent"]
+    summary = (workdir / "results/tables/summary.md").read_text()
+    assert "c-broken" in summary and "c-silent" in summary
 
 
 def test_summary_and_figures_exist(workdir):
@@ -137,7 +141,7 @@ def test_editing_one_ablation_reruns_only_its_jobs(workdir):
 
 def test_adding_a_clip_runs_only_that_clips_jobs(workdir):
     sf.write(workdir / "audio" / "d-third.wav", speech_like(16000, 1.2, seed=7), 16000, subtype="PCM_16")
-    config = {**TINY, "datasets": {"speech": {**TINY["datasets"]["speech"], "clips": 4}}}
+    config = {**TINY, "datasets": {"speech": {**TINY["datasets"]["speech"], "clips": 5}}}
     write_config(workdir, config)
     try:
         assert dry_run_jobs(workdir) == Counter(

@@ -5,7 +5,7 @@ import sys
 
 import sirenpipe
 from sirenpipe.allocator import allocator_env
-from sirenpipe.datasets import discover, probe
+from sirenpipe.datasets import discover, probe_all
 from sirenpipe.stages import resolve_ablation
 
 # Fit jobs start under tcmalloc when it is installed (1.6-1.9x faster full-batch fits on CPU).
@@ -13,6 +13,7 @@ os.environ.update(allocator_env())
 
 VERSION = sirenpipe.__version__
 DURATION = config["clip"]["duration"]
+PROBE_CACHE = ".snakemake/sirenpipe/probe-cache.json"
 ABLATIONS = {
     a["name"]: resolve_ablation(a, config.get("defaults", {}))
     for a in config["ablations"]
@@ -39,14 +40,19 @@ def active_datasets():
 
 
 def _catalogue():
-    """Clips per dataset, found at parse time; unreadable ones are kept aside as failures so
-    that one broken file is named in the tables instead of stopping the run."""
+    """Clips per dataset, found and loaded once at parse time (cached): unusable ones (unreadable,
+    silent, NaN) are kept aside as failures, so that one broken file is named in the tables
+    instead of stopping the run."""
     clips, failed = {}, []
     for name, spec in active_datasets().items():
         clips[name] = {}
         spec = {k: v for k, v in spec.items() if k not in ("optional", "unless")}
-        for source in discover(spec, DURATION):
-            reason = probe(source)
+        sources = discover(spec, DURATION)
+        reasons = probe_all(
+            sources, config["clip"]["sample_rate"], DURATION, PROBE_CACHE
+        )
+        for source in sources:
+            reason = reasons[source.clip_id]
             if reason is None:
                 clips[name][source.clip_id] = source
             else:
@@ -60,7 +66,7 @@ def _catalogue():
                 )
         if len(clips[name]) < spec["clips"]:
             print(
-                f"warning: dataset {name}: {len(clips[name])} readable clips, {spec['clips']} requested",
+                f"warning: dataset {name}: {len(clips[name])} usable clips, {spec['clips']} requested",
                 file=sys.stderr,
             )
     return clips, failed

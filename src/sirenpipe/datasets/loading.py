@@ -1,7 +1,10 @@
-"""Reading a ClipSource: a cheap parse-time readability probe, and the full load into a Clip."""
+"""Reading a ClipSource: parse-time probes (header, or the full content with a cache), and the
+full load into a Clip."""
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,13 +14,64 @@ from ..errors import AudioReadError
 from .catalog import ClipSource
 
 
-def probe(source: ClipSource) -> str | None:
-    """None if every path opens as audio, else a one-line reason (named in the result tables)."""
+def probe(source: ClipSource, sample_rate: int | None = None, duration: float | None = None) -> str | None:
+    """None if the clip is usable, else a one-line reason (named in the result tables).
+
+    Without sample_rate only the headers are checked. With it, the clip is loaded as `prepare`
+    will load it, which also catches content that cannot be encoded (digital silence, NaN
+    samples, nothing after the offset).
+    """
     for path in source.paths:
         reason = _probe_file(Path(path))
         if reason:
             return " ".join(f"{path}: {reason}".split())
+    if sample_rate is None:
+        return None
+    try:
+        load_source(source, sample_rate, duration)
+    except AudioReadError as exc:
+        return " ".join(str(exc).split())
     return None
+
+
+def probe_all(sources: list[ClipSource], sample_rate: int, duration: float | None, cache: str | os.PathLike):
+    """Deep-probe every source, reusing results cached by path, size and mtime.
+
+    The workflow probes at parse time, and Snakefiles are parsed again by every cluster job:
+    the cache keeps that to a stat() per file after the first parse.
+    """
+    from ..atomic import atomic_path
+
+    cache = Path(cache)
+    try:
+        known = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        known = {}
+    reasons, changed = {}, False
+    for source in sources:
+        key = _probe_key(source, sample_rate, duration)
+        if key not in known:
+            known[key] = probe(source, sample_rate, duration)
+            changed = True
+        reasons[source.clip_id] = known[key]
+    if changed:
+        try:
+            with atomic_path(cache) as tmp:
+                Path(tmp).write_text(json.dumps(known))
+        except OSError:
+            pass  # a read-only checkout still works, it just probes again next time
+    return reasons
+
+
+def _probe_key(source: ClipSource, sample_rate: int, duration: float | None) -> str:
+    stats = []
+    for path in source.paths:
+        try:
+            st = os.stat(path)
+            stats.append([path, st.st_size, st.st_mtime_ns])
+        except OSError:
+            stats.append([path, None, None])
+    return json.dumps([stats, source.offset, sample_rate, duration])
 
 
 def _probe_file(path: Path) -> str | None:
