@@ -95,3 +95,43 @@ def test_compiled_fit_matches_eager(clips, tmp_path, monkeypatch):
     eager = fit(clips[0], SMALL, FitConfig(steps=10, seed=2), progress=False)
     compiled = fit(clips[0], SMALL, FitConfig(steps=10, seed=2, compile=True), progress=False)
     assert np.allclose(compiled.loss_history, eager.loss_history, rtol=1e-4)
+
+
+def test_auto_clips_per_fit_batches_short_clips_on_gpus_only():
+    from sirenpipe.stages import auto_clips_per_fit, resolve_ablation
+
+    assert auto_clips_per_fit("cpu", 16384) == 1 and auto_clips_per_fit("auto", 16384) == 1
+    assert auto_clips_per_fit("cuda", 220500) == 1  # the paper's 10 s full batch fills a GPU alone
+    assert auto_clips_per_fit("cuda:1", 66150) == 3 and auto_clips_per_fit("cuda", 16384) == 16
+    ablation = {"name": "a", "preset": "siamese-siren"}
+    on_gpu = {"fit": {"device": "cuda", "batch_size": None}}
+    assert resolve_ablation(ablation, on_gpu, clip_samples=66150)["clips_per_fit"] == 3
+    assert resolve_ablation(ablation, {"fit": {"device": "cpu"}}, clip_samples=66150)["clips_per_fit"] == 1
+    explicit = resolve_ablation({**ablation, "fit": {"clips_per_fit": 4}}, {}, clip_samples=66150)
+    assert explicit["clips_per_fit"] == 4 and "clips_per_fit" not in explicit["fit"]  # not a FitConfig field
+
+
+def test_fit_clips_then_split_fit_writes_what_fit_clip_writes(tmp_path, clips):
+    import torch
+
+    from sirenpipe.audio import write_wav
+    from sirenpipe.stages import fit_clip, fit_clips, read_json, resolve_ablation, split_fit
+
+    ablation = resolve_ablation({"name": "small", "preset": "siamese-siren", "model": {"shared": [64, 64], "head_widths": [32]}},
+                                {"fit": {"steps": 6, "batch_size": 1024, "seed": 3, "device": "cpu"}})
+    wavs = [tmp_path / f"clip-{i}.wav" for i in range(3)]
+    for wav, x in zip(wavs, clips):
+        write_wav(wav, x, 8000)
+    write_wav(wavs[2], clips[2][:3000], 8000)  # unequal length: fitted in its own group
+    fit_clips([str(w) for w in wavs], ablation, tmp_path / "batch.pt")
+    fit_clip(wavs[1], ablation, tmp_path / "alone.pt", tmp_path / "alone.json")
+    for name, together in (("clip-1", 2), ("clip-2", 1)):
+        split_fit(tmp_path / "batch.pt", name, tmp_path / f"{name}.pt", tmp_path / f"{name}.json")
+        assert read_json(tmp_path / f"{name}.json")["clips_together"] == together
+    history, alone = read_json(tmp_path / "clip-1.json"), read_json(tmp_path / "alone.json")
+    assert history["seed"] == 3 and history["steps"] == 6 and history["fit"] == alone["fit"]
+    np.testing.assert_allclose(history["loss_history"], alone["loss_history"], rtol=1e-4)
+    batched, single = (torch.load(tmp_path / p, weights_only=True) for p in ("clip-1.pt", "alone.pt"))
+    assert batched["model"] == single["model"]
+    for key, value in single["state_dict"].items():
+        torch.testing.assert_close(batched["state_dict"][key], value, rtol=1e-4, atol=1e-5)

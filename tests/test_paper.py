@@ -64,3 +64,20 @@ def test_paper_config_lists_every_paper_row_for_every_clip():
     clips = config["datasets"]["demo-speech"]["clips"] + config["datasets"]["demo-music"]["clips"]
     assert int(counts["fit"]) == len(config["ablations"]) * clips
     assert int(counts["baseline"]) == 3 * clips and counts["paper_comparison"] == "1"
+
+
+def test_results_describe_what_ran_not_what_was_configured():
+    from sirenpipe.stages import describe_run, paper_differences
+
+    config = yaml.safe_load((REPO / "config/paper-reduced.yaml").read_text())
+    scores = pd.DataFrame(
+        [{**r, "dataset": "demo-speech", "clip": f"s{i}"} for i, r in enumerate(_rows("siamese-siren", "siamese", [1.0, 2.0]))]
+        + [{"dataset": "demo-speech", "clip": "bad", "status": "failed", "kind": "speech"}]
+        + [{**r, "dataset": "demo-music", "clip": "m0", "kind": "music"} for r in _rows("pe-siren", "f0", [3.0])]
+    )
+    text = describe_run(config, scores)
+    assert "librispeech (librispeech: not present, skipped)" in text and "gtzan (gtzan: not present, skipped)" in text
+    assert "demo-speech (demo, 2 clips, 1 failed)" in text and "demo-music (demo, 1 clips)" in text
+    differences = " ".join(paper_differences(config, scores))
+    assert "speech from demo datasets" in differences and "not LibriSpeech" in differences
+    assert "floor, 1.0, for 1 of 2 speech scores" in differences and "300 training steps" in differences

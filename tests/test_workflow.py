@@ -18,6 +18,7 @@ import soundfile as sf
 import yaml
 
 from conftest import speech_like
+from sirenpipe.datasets import selection_rank
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -30,7 +31,8 @@ TINY = {
     "ablations": [
         {"name": "siamese", "preset": "siamese-siren", "model": {"shared": [32, 32], "head_widths": [16]},
          "variants": ["f0", "siamese"]},
-        {"name": "pe", "preset": "pe-siren", "model": {"shared": [32, 32]}, "variants": ["f0"]},
+        {"name": "pe", "preset": "pe-siren", "model": {"shared": [32, 32]}, "variants": ["f0"],
+         "fit": {"clips_per_fit": 2}},  # both clips in one batched fit (rules fit_clips + split_fit)
     ],
     "baselines": {"opus": [0.9, 0.98]},
     "metrics": ["pesq", "stoi", "snr", "lsd"],
@@ -103,6 +105,8 @@ def test_tables_have_a_row_per_clip_ablation_variant(workdir):
         assert column in scores.columns, column
     assert ok.pesq.notna().all() and ok.stoi.notna().all()
     assert (ok.seed == 0).all() and (ok.steps == 30).all() and (ok.device == "cpu").all()
+    together = ok.groupby("ablation").fit_clips_together.unique()
+    assert list(together["siamese"]) == [1] and list(together["pe"]) == [2]  # pe's clips were fitted together
     for _, row in ok.iterrows():  # bitrate from the real file
         size = (workdir / f"results/speech/{row.ablation}/bitstreams/{row['clip']}.sirn").stat().st_size
         assert row.bytes == size and row.kbps == pytest.approx(size * 8 / 1.0 / 1000)
@@ -129,24 +133,27 @@ def test_unchanged_rerun_does_nothing(workdir):
 
 def test_editing_one_ablation_reruns_only_its_jobs(workdir):
     config = yaml.safe_load((workdir / "config/config.yaml").read_text())
-    config["ablations"][1]["fit"] = {"steps": 31}
+    config["ablations"][1]["fit"] = {"clips_per_fit": 2, "steps": 31}
     write_config(workdir, config)
     try:
         assert dry_run_jobs(workdir) == Counter(
-            {"fit": 2, "quantize": 2, "decode": 2, "score": 2, "collect": 1, "figures": 1, "spectrogram": 1, "all": 1}
+            {"fit_clips": 1, "split_fit": 2, "quantize": 2, "decode": 2, "score": 2, "collect": 1, "figures": 1,
+             "spectrogram": 1, "all": 1}
         )
     finally:
         write_config(workdir, TINY)
 
 
 def test_adding_a_clip_runs_only_that_clips_jobs(workdir):
+    # d-third comes last in the selection order, so pe's batched group of the other two stays
+    assert max(["a-first", "b-second", "d-third"], key=lambda c: selection_rank(0, c)) == "d-third"
     sf.write(workdir / "audio" / "d-third.wav", speech_like(16000, 1.2, seed=7), 16000, subtype="PCM_16")
     config = {**TINY, "datasets": {"speech": {**TINY["datasets"]["speech"], "clips": 5}}}
     write_config(workdir, config)
     try:
         assert dry_run_jobs(workdir) == Counter(
-            {"prepare": 1, "fit": 2, "quantize": 2, "decode": 3, "score": 2, "baseline": 1, "collect": 1, "figures": 1,
-             "all": 1}
+            {"prepare": 1, "fit": 1, "fit_clips": 1, "split_fit": 1, "quantize": 2, "decode": 3, "score": 2,
+             "baseline": 1, "collect": 1, "figures": 1, "all": 1}
         )
     finally:
         (workdir / "audio" / "d-third.wav").unlink()

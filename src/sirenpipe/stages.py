@@ -23,7 +23,7 @@ from .audio import load_clip, write_wav
 from .codec import QuantConfig, compress, decompress, stream_sizes, synthesize
 from .denoise import reconstruct
 from .errors import SirenpipeError
-from .fit import FitConfig, fit
+from .fit import FitConfig, fit, fit_many
 from .models import INR, INRConfig, model_config
 
 
@@ -47,10 +47,19 @@ def read_json(path) -> dict:
     return json.loads(Path(path).read_text())
 
 
-def resolve_ablation(ablation: dict, defaults: dict) -> dict:
+def resolve_ablation(ablation: dict, defaults: dict, clip_samples: int | None = None) -> dict:
     """An ablation with the defaults filled in and its model config resolved: everything a
-    job needs, and exactly what its params (and so its rerun trigger) contain."""
+    job needs, and exactly what its params (and so its rerun trigger) contain.
+
+    clips_per_fit (a workflow setting, not the fit's) is resolved here: "auto" batches short
+    clips on GPUs only (see auto_clips_per_fit); clip_samples is the clips' length.
+    """
     fit_settings = {**defaults.get("fit", {}), **ablation.get("fit", {})}
+    together = fit_settings.pop("clips_per_fit", "auto")
+    fit_config = FitConfig(**fit_settings)
+    if together == "auto":
+        step = min(fit_config.batch_size or clip_samples or 0, clip_samples or 0) or fit_config.batch_size
+        together = auto_clips_per_fit(fit_config.device, step)
     quant = {**defaults.get("quant", {}), **ablation.get("quant", {})}
     overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in ablation.get("model", {}).items()}
     model = model_config(ablation["preset"], **overrides).to_dict()
@@ -59,11 +68,26 @@ def resolve_ablation(ablation: dict, defaults: dict) -> dict:
         "name": ablation["name"],
         "preset": ablation["preset"],
         "model": model,
-        "fit": FitConfig(**fit_settings).to_dict(),
+        "fit": fit_config.to_dict(),
+        "clips_per_fit": int(together),
         "quant": QuantConfig(**quant).to_dict(),
         "variants": list(variants),
         "alpha": float(ablation.get("alpha", 2.0)),
     }
+
+
+def auto_clips_per_fit(device: str, samples_per_step: int | None) -> int:
+    """How many clips of one ablation to fit together in one batched model (fit_many).
+
+    On CPU the step is matmul-bound and batching gains nothing (measured: benchmarks/fit_step.py
+    --variants naive,sirenpipe,sirenpipe+many4), so 1. On a GPU a short clip's step leaves the
+    card mostly idle: batch clips up to ~2^18 samples per step (a 10 s full-batch clip already
+    has 220,500: 1; 3 s full batch: 3; mini-batches of 16384: 16, the cap). The device is known
+    only when the ablation names it (cuda); "auto" ablations get 1.
+    """
+    if not device.startswith("cuda") or not samples_per_step:
+        return 1
+    return max(1, min(16, 2**18 // samples_per_step))
 
 
 # --- prepare -----------------------------------------------------------------------------
@@ -83,12 +107,50 @@ def fit_clip(clip_wav, ablation: dict, out_checkpoint, out_history, threads: int
     clip = load_clip(clip_wav)
     config = INRConfig.from_dict(ablation["model"])
     result = fit(clip.samples, config, FitConfig(**ablation["fit"]), progress=True)
-    with atomic_path(out_checkpoint) as tmp:
-        torch.save({"model": config.to_dict(), "state_dict": result.model.state_dict()}, tmp)
-    write_json(out_history, {"seed": result.seed, "steps": result.steps, "seconds": result.seconds, "device": result.device,
-                             "final_loss": result.final_loss, "loss_history": result.loss_history,
-                             "fit": ablation["fit"], "library_version": __version__})
+    entry = _fit_entry(result, ablation)
+    _save_fit(config.to_dict(), entry, out_checkpoint, out_history)
     print(f"fit: {result.steps} steps in {result.seconds:.1f} s on {result.device}, final loss {result.final_loss:.3e}")
+
+
+def fit_clips(clip_wavs: list, ablation: dict, out_batch, threads: int = 1) -> None:
+    """Fit several clips of one ablation together (fit_many: one batched model per group of
+    equal-length clips) and store every clip's weights and history in one file, which
+    split_fit() unpacks into the per-clip files fit_clip() would have written."""
+    torch.set_num_threads(max(1, threads))
+    config = INRConfig.from_dict(ablation["model"])
+    clips = {Path(w).stem: load_clip(w).samples for w in clip_wavs}
+    by_length = {}
+    for name, samples in clips.items():
+        by_length.setdefault(len(samples), []).append(name)
+    entries = {}
+    for names in by_length.values():
+        results = fit_many([clips[n] for n in names], config, FitConfig(**ablation["fit"]), progress=True)
+        for name, result in zip(names, results):
+            entries[name] = _fit_entry(result, ablation, together=len(names))
+        print(f"fit: {len(names)} clips together, {results[0].steps} steps in {results[0].seconds:.1f} s "
+              f"on {results[0].device}")
+    with atomic_path(out_batch) as tmp:
+        torch.save({"model": config.to_dict(), "clips": entries}, tmp)
+
+
+def split_fit(batch, clip: str, out_checkpoint, out_history) -> None:
+    saved = torch.load(batch, map_location="cpu", weights_only=True)
+    _save_fit(saved["model"], saved["clips"][clip], out_checkpoint, out_history)
+
+
+def _fit_entry(result, ablation: dict, together: int = 1) -> dict:
+    """A fit's weights and its history. `seconds` is this clip's share of the wall time
+    (the batched fit's time over the clips fitted together)."""
+    history = {"seed": result.seed, "steps": result.steps, "seconds": result.seconds / together,
+               "clips_together": together, "device": result.device, "final_loss": result.final_loss,
+               "loss_history": result.loss_history, "fit": ablation["fit"], "library_version": __version__}
+    return {"state_dict": result.model.state_dict(), "history": history}
+
+
+def _save_fit(model: dict, entry: dict, out_checkpoint, out_history) -> None:
+    with atomic_path(out_checkpoint) as tmp:
+        torch.save({"model": model, "state_dict": entry["state_dict"]}, tmp)
+    write_json(out_history, entry["history"])
 
 
 # --- quantize ----------------------------------------------------------------------------
@@ -179,6 +241,7 @@ def _row_base(dataset, kind, meta, ablation, sizes, history, stream) -> dict:
         "kbps": sizes.kbps, "paper_bytes": sizes.paper_style_bytes, "bits": h.quant.bits,
         "per_channel": h.quant.per_channel, "steps": history["steps"], "batch_size": history["fit"]["batch_size"],
         "lr": history["fit"]["lr"], "seed": history["seed"], "fit_seconds": history["seconds"],
+        "fit_clips_together": history.get("clips_together", 1),
         "device": history["device"], "final_loss": history["final_loss"], "sample_rate": h.sample_rate,
         "duration_s": h.duration, **_source_columns(meta),
     }
@@ -254,27 +317,37 @@ def paper_comparison(scores_path, summary_md, run_config: dict, started_files: l
     from .evaluation.paper import compare_with_paper, comparison_markdown, results_markdown
     from .evaluation.tables import write_parquet_atomic
 
-    comparison = compare_with_paper(pd.read_parquet(scores_path))
+    scores = pd.read_parquet(scores_path)
+    comparison = compare_with_paper(scores)
     write_parquet_atomic(comparison, out_parquet)
     with atomic_path(out_markdown) as tmp:
         Path(tmp).write_text(comparison_markdown(comparison))
     start = min(Path(f).stat().st_mtime for f in started_files)
     end = Path(scores_path).stat().st_mtime
-    run = {"description": describe_run(run_config), "differences": paper_differences(run_config),
+    run = {"description": describe_run(run_config, scores), "differences": paper_differences(run_config, scores),
            "wall_time": f"{(end - start) / 60:.1f} min from the first prepared clip to the final table", "version": __version__}
     with atomic_path(out_results) as tmp:
         Path(tmp).write_text(results_markdown(comparison, Path(summary_md).read_text(), run))
 
 
-def describe_run(config: dict) -> str:
-    datasets = ", ".join(f"{name} ({spec['type']}, {spec['clips']} clips)" for name, spec in config["datasets"].items())
+def describe_run(config: dict, scores: pd.DataFrame) -> str:
+    """The datasets the table holds (configured ones that were absent are named as skipped)."""
+    parts = []
+    for name, spec in config["datasets"].items():
+        rows = scores[scores.dataset == name]
+        if rows.empty:
+            parts.append(f"{name} ({spec['type']}: not present, skipped)")
+            continue
+        failed = rows[rows.status == "failed"]["clip"].nunique()
+        parts.append(f"{name} ({spec['type']}, {rows[rows.status == 'ok']['clip'].nunique()} clips"
+                     + (f", {failed} failed" if failed else "") + ")")
     fit = config.get("defaults", {}).get("fit", {})
-    return (f"{datasets}; {config['clip']['duration']:g} s clips at {config['clip']['sample_rate']} Hz; "
+    return (f"{', '.join(parts)}; {config['clip']['duration']:g} s clips at {config['clip']['sample_rate']} Hz; "
             f"{fit.get('steps', 2500)} steps, batch {fit.get('batch_size') or 'full'}; "
             f"{len(config['ablations'])} ablations")
 
 
-def paper_differences(config: dict) -> list[str]:
+def paper_differences(config: dict, scores: pd.DataFrame) -> list[str]:
     fit = config.get("defaults", {}).get("fit", {})
     out = []
     if config["clip"]["duration"] != 10:
@@ -285,9 +358,14 @@ def paper_differences(config: dict) -> list[str]:
         out.append(f"{fit['steps']} training steps, not 2500 (less converged: lower scores expected)")
     if fit.get("batch_size"):
         out.append(f"random mini-batches of {fit['batch_size']} samples, not the full batch")
-    types = sorted({spec["type"] for spec in config["datasets"].values()})
-    if "librispeech" not in types:
-        out.append(f"speech from {', '.join(types)} datasets (the demo's are telephone-band G.722 prompts and "
+    speech = scores[(scores.kind == "speech") & (scores.status == "ok")]
+    types = sorted({config["datasets"][d]["type"] for d in speech.dataset.unique()})
+    if types != ["librispeech"]:
+        out.append(f"speech from {', '.join(types) or 'no'} datasets (the demo's are telephone-band G.722 prompts and "
                    "Dutch voice actors), not LibriSpeech")
+    floored = speech[speech.visqol <= 1.0 + 1e-6] if "visqol" in speech else speech.iloc[0:0]
+    if len(floored):
+        out.append(f"ViSQOL's speech model returns its floor, 1.0, for {len(floored)} of {len(speech)} speech scores "
+                   "(strongly degraded clips); a mean at 1.00 means every clip hit the floor")
     out.append("the paper's CDPAM column needs the optional cdpam package (off unless metrics lists cdpam)")
     return out

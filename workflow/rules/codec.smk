@@ -8,6 +8,8 @@ rule fit:
         "logs/{dataset}/{ablation}/fit/{clip}.log",
     benchmark:
         "results/benchmarks/{dataset}/{ablation}/fit/{clip}.tsv"
+    wildcard_constraints:
+        ablation=ablations_matching(batched=False),
     group:
         "fit"
     conda:
@@ -19,6 +21,49 @@ rule fit:
         ablation=ablation_params("fit"),
     script:
         "../scripts/fit.py"
+
+
+rule fit_clips:
+    input:
+        batch_wavs,
+    output:
+        "results/{dataset}/{ablation}/fit-batches/{batch}.pt",
+    log:
+        "logs/{dataset}/{ablation}/fit-batches/{batch}.log",
+    benchmark:
+        "results/benchmarks/{dataset}/{ablation}/fit-batches/{batch}.tsv"
+    wildcard_constraints:
+        batch="[0-9]+",
+    group:
+        "fit"
+    conda:
+        "../envs/sirenpipe.yaml"
+    threads: 2
+    resources:
+        gpu=needs_gpu,
+    params:
+        ablation=ablation_params("fit"),
+        clips=batch_members,
+    script:
+        "../scripts/fit_clips.py"
+
+
+rule split_fit:
+    input:
+        batch_of_clip,
+    output:
+        checkpoint="results/{dataset}/{ablation}/fit/{clip}.pt",
+        history="results/{dataset}/{ablation}/fit/{clip}.json",
+    log:
+        "logs/{dataset}/{ablation}/fit/{clip}.log",
+    wildcard_constraints:
+        ablation=ablations_matching(batched=True),
+    group:
+        "fit"
+    conda:
+        "../envs/sirenpipe.yaml"
+    script:
+        "../scripts/split_fit.py"
 
 
 rule quantize:

@@ -1,11 +1,12 @@
 import dataclasses
 import glob
 import os
+import re
 import sys
 
 import sirenpipe
 from sirenpipe.allocator import allocator_env
-from sirenpipe.datasets import discover, probe_all
+from sirenpipe.datasets import discover, probe_all, selection_rank
 from sirenpipe.stages import resolve_ablation
 
 # Fit jobs start under tcmalloc when it is installed (1.6-1.9x faster full-batch fits on CPU).
@@ -14,8 +15,9 @@ os.environ.update(allocator_env())
 VERSION = sirenpipe.__version__
 DURATION = config["clip"]["duration"]
 PROBE_CACHE = ".snakemake/sirenpipe/probe-cache.json"
+CLIP_SAMPLES = round(DURATION * config["clip"]["sample_rate"])
 ABLATIONS = {
-    a["name"]: resolve_ablation(a, config.get("defaults", {}))
+    a["name"]: resolve_ablation(a, config.get("defaults", {}), CLIP_SAMPLES)
     for a in config["ablations"]
 }
 
@@ -102,6 +104,37 @@ def ablation_params(stage):
         return {**{key: ablation[key] for key in keys}, "version": VERSION}
 
     return params
+
+
+def ablations_matching(batched):
+    """A wildcard constraint matching exactly the ablations whose clips are fitted together
+    (batched=True: rules fit_clips + split_fit) or one at a time (rule fit)."""
+    names = [n for n, a in ABLATIONS.items() if (a["clips_per_fit"] > 1) == batched]
+    return "|".join(re.escape(n) for n in names) or "(?!)"
+
+
+def fit_batches(dataset, ablation):
+    """The clips of a batched ablation in groups of clips_per_fit, in the dataset's selection
+    order: raising `clips` adds clips at the end, so earlier groups stay as they are."""
+    seed = config["datasets"][dataset].get("seed", 0)
+    clips = sorted(CLIPS[dataset], key=lambda c: selection_rank(seed, c))
+    size = ABLATIONS[ablation]["clips_per_fit"]
+    return [clips[i : i + size] for i in range(0, len(clips), size)]
+
+
+def batch_members(wildcards):
+    return fit_batches(wildcards.dataset, wildcards.ablation)[int(wildcards.batch)]
+
+
+def batch_wavs(wildcards):
+    d = wildcards.dataset
+    return [f"results/{d}/clips/{c}.wav" for c in batch_members(wildcards)]
+
+
+def batch_of_clip(wildcards):
+    d, a = wildcards.dataset, wildcards.ablation
+    index = next(i for i, b in enumerate(fit_batches(d, a)) if wildcards.clip in b)
+    return f"results/{d}/{a}/fit-batches/{index}.pt"
 
 
 def needs_gpu(wildcards):

@@ -7,7 +7,8 @@ load_source() reads it into a Clip.
 """
 
 from . import demo, sources  # noqa: F401  (register the dataset types)
-from .catalog import DATASET_TYPES, Candidate, ClipSource, dataset_type, discover
+from .catalog import DATASET_TYPES, Candidate, ClipSource, dataset_type, discover, selection_rank
 from .loading import load_source, probe, probe_all
 
-__all__ = ["DATASET_TYPES", "Candidate", "ClipSource", "dataset_type", "discover", "load_source", "probe", "probe_all"]
+__all__ = ["DATASET_TYPES", "Candidate", "ClipSource", "dataset_type", "discover", "load_source", "probe", "probe_all",
+           "selection_rank"]

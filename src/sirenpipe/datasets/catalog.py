@@ -105,7 +105,8 @@ def unique_ids(candidates: list[Candidate]) -> list[Candidate]:
     return sorted(out, key=lambda c: c.clip_id)
 
 
-def _rank(seed: int, clip_id: str) -> bytes:
+def selection_rank(seed: int, clip_id: str) -> bytes:
+    """A clip's place in its dataset's seeded selection order (lower is picked first)."""
     return hashlib.sha256(f"{seed}:{clip_id}".encode()).digest()
 
 
@@ -133,7 +134,7 @@ def discover(spec: dict, duration: float) -> list[ClipSource]:
     min_duration = _number(spec, "min_duration", duration, (int, float))
     candidates = unique_ids(DATASET_TYPES[kind](spec))
     chosen: list[ClipSource] = []
-    for candidate in sorted(candidates, key=lambda c: _rank(seed, c.clip_id)):
+    for candidate in sorted(candidates, key=lambda c: selection_rank(seed, c.clip_id)):
         if len(chosen) >= n:
             break
         source = candidate.fit(duration, min_duration)

@@ -1,0 +1,5 @@
+from sirenpipe.stages import job_log, main_guard, split_fit
+
+with job_log(snakemake.log[0]):
+    main_guard(split_fit, snakemake.input[0], snakemake.wildcards.clip, snakemake.output.checkpoint,
+               snakemake.output.history)
