@@ -338,9 +338,8 @@ def describe_run(config: dict, scores: pd.DataFrame) -> str:
         if rows.empty:
             parts.append(f"{name} ({spec['type']}: not present, skipped)")
             continue
-        failed = rows[rows.status == "failed"]["clip"].nunique()
-        parts.append(f"{name} ({spec['type']}, {rows[rows.status == 'ok']['clip'].nunique()} clips"
-                     + (f", {failed} failed" if failed else "") + ")")
+        ok, failed = (rows[rows.status == status]["clip"].nunique() for status in ("ok", "failed"))
+        parts.append(f"{name} ({spec['type']}, {ok} clip{'s' * (ok != 1)}" + (f", {failed} failed" if failed else "") + ")")
     fit = config.get("defaults", {}).get("fit", {})
     return (f"{', '.join(parts)}; {config['clip']['duration']:g} s clips at {config['clip']['sample_rate']} Hz; "
             f"{fit.get('steps', 2500)} steps, batch {fit.get('batch_size') or 'full'}; "
