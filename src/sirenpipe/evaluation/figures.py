@@ -52,7 +52,8 @@ def save_figure(fig, out_png: str | os.PathLike, *, tight: bool = True) -> Path:
         if tight:
             fig.tight_layout()
         with atomic_path(out_png) as tmp:
-            fig.savefig(tmp, dpi=DPI, format="png")
+            # bbox "tight" grows the canvas to what was drawn: a long legend beside the axes is never cut
+            fig.savefig(tmp, dpi=DPI, format="png", bbox_inches="tight", pad_inches=0.1)
     finally:
         plt.close(fig)
     return out_png

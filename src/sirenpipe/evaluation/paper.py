@@ -91,7 +91,9 @@ def results_markdown(comparison: pd.DataFrame, summary_md: str, run: dict) -> st
         f"- wall time: {run['wall_time']}",
         f"- library version: {run['version']}", "",
         "## Beside the paper", "", comparison_markdown(comparison),
-        "## Where we agree and where we do not", "", *[f"- {s}" for s in agreement(comparison)], "",
+        "## Where we agree and where we do not", "",
+        "A value agrees when it is within our 95% CI half-width of the paper's (at least ±0.1).", "",
+        *[f"- {s}" for s in agreement(comparison)], "",
         "Settings of this run that differ from the paper's (reasons for disagreement):", "", *differences, "",
         "## All ablations, decoder variants and classical codecs", "", summary_md.replace("## Summary\n", "", 1),
     ])
