@@ -51,6 +51,22 @@ def test_same_seed_encodes_are_byte_identical(encoded, tmp_path):
     assert again.read_bytes() == sirn.read_bytes()
 
 
+def test_bf16_option_reaches_the_fit_and_decodes(encoded, tmp_path, capsys):
+    wav, sirn = encoded
+    bf16, out = tmp_path / "bf16.sirn", tmp_path / "bf16.wav"
+    assert main(["encode", str(wav), str(bf16), "--duration", "1.0", "--precision", "bf16", *FAST]) == 0
+    assert bf16.stat().st_size == sirn.stat().st_size and bf16.read_bytes() != sirn.read_bytes()
+    assert main(["decode", str(bf16), str(out), "--denoise", "f0"]) == 0
+    decoded, _ = sf.read(out)
+    original, _ = sf.read(wav)
+    corr = np.corrcoef(decoded, original[:16000:2])[0, 1]
+    assert corr > 0.9  # 100 steps on 1 s at 8 kHz fit closely (0.997 here)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["encode", str(wav), str(bf16), "--precision", "fp8"])
+    assert exit_info.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
 def test_score_self_is_top_and_noisy_is_lower(tmp_path, capsys):
     ref = tmp_path / "ref.wav"
     noisy = tmp_path / "noisy.wav"
