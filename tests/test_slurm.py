@@ -258,7 +258,9 @@ def test_grouping_cuts_submissions(tmp_path):
     profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
     per_job = dict(entry.split("=") for entry in profile["group-components"])
     units, grouped = submissions(tmp_path, ["--group-components", *(f"{group}=1" for group in per_job)], [])
-    assert units["prepare"] == clips and units["fit"] == clips * len(TINY["ablations"]), units
+    # siamese: one fit per clip; pe fits 2 clips together, its split_fit jobs in the same submission
+    assert TINY["ablations"][1]["fit"]["clips_per_fit"] == 2
+    assert units["prepare"] == clips and units["fit"] == clips + clips // 2, units
     assert grouped == Counter({group: -(-units[group] // int(k)) for group, k in per_job.items()}), (grouped, units)
     assert grouped["report"] == 1 and sum(grouped.values()) < sum(units.values()) / 10
     print(f"{clips} clips: {sum(units.values())} submissions ungrouped {dict(units)}, "
