@@ -58,8 +58,8 @@ def resolve_ablation(ablation: dict, defaults: dict, clip_samples: int | None = 
     together = fit_settings.pop("clips_per_fit", "auto")
     fit_config = FitConfig(**fit_settings)
     if together == "auto":
-        step = min(fit_config.batch_size or clip_samples or 0, clip_samples or 0) or fit_config.batch_size
-        together = auto_clips_per_fit(fit_config.device, step)
+        sizes = [n for n in (fit_config.batch_size, clip_samples) if n]  # samples per step
+        together = auto_clips_per_fit(fit_config.device, min(sizes) if sizes else None)
     quant = {**defaults.get("quant", {}), **ablation.get("quant", {})}
     overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in ablation.get("model", {}).items()}
     model = model_config(ablation["preset"], **overrides).to_dict()
