@@ -1,4 +1,5 @@
 import dataclasses
+import functools
 import glob
 import os
 import re
@@ -113,17 +114,21 @@ def ablations_matching(batched):
     return "|".join(re.escape(n) for n in names) or "(?!)"
 
 
+@functools.cache  # input functions call it once per job: sort each dataset once
 def fit_batches(dataset, ablation):
     """The clips of a batched ablation in groups of clips_per_fit, in the dataset's selection
-    order: raising `clips` adds clips at the end, so earlier groups stay as they are."""
+    order (raising `clips` adds clips at the end, so earlier groups stay as they are), and
+    each clip's group index."""
     seed = config["datasets"][dataset].get("seed", 0)
     clips = sorted(CLIPS[dataset], key=lambda c: selection_rank(seed, c))
     size = ABLATIONS[ablation]["clips_per_fit"]
-    return [clips[i : i + size] for i in range(0, len(clips), size)]
+    groups = [clips[i : i + size] for i in range(0, len(clips), size)]
+    return groups, {c: i for i, group in enumerate(groups) for c in group}
 
 
 def batch_members(wildcards):
-    return fit_batches(wildcards.dataset, wildcards.ablation)[int(wildcards.batch)]
+    groups, _ = fit_batches(wildcards.dataset, wildcards.ablation)
+    return groups[int(wildcards.batch)]
 
 
 def batch_wavs(wildcards):
@@ -133,8 +138,8 @@ def batch_wavs(wildcards):
 
 def batch_of_clip(wildcards):
     d, a = wildcards.dataset, wildcards.ablation
-    index = next(i for i, b in enumerate(fit_batches(d, a)) if wildcards.clip in b)
-    return f"results/{d}/{a}/fit-batches/{index}.pt"
+    _, index = fit_batches(d, a)
+    return f"results/{d}/{a}/fit-batches/{index[wildcards.clip]}.pt"
 
 
 def needs_gpu(wildcards):
