@@ -5,8 +5,11 @@ from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
+# The default configuration, unless the command line names one (--configfile): Snakemake would
+# merge the two, and the default's datasets and ablations would leak into the other config.
+if not workflow.overwrite_configfiles:
 
-configfile: "config/config.yaml"
+    configfile: "config/config.yaml"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")

@@ -23,7 +23,7 @@ def encoded(tmp_path_factory):
 def test_encode_decode_keeps_duration_and_level(encoded, tmp_path, capsys):
     wav, sirn = encoded
     out = tmp_path / "out.wav"
-    assert main(["decode", str(sirn), str(out), "--denoise", "f0"]) == 0
+    assert main(["decode", str(sirn), str(out), "--variant", "f0"]) == 0
     decoded, rate = sf.read(out)
     original, _ = sf.read(wav)
     assert rate == 8000 and len(decoded) == 8000
@@ -56,7 +56,7 @@ def test_bf16_option_reaches_the_fit_and_decodes(encoded, tmp_path, capsys):
     bf16, out = tmp_path / "bf16.sirn", tmp_path / "bf16.wav"
     assert main(["encode", str(wav), str(bf16), "--duration", "1.0", "--precision", "bf16", *FAST]) == 0
     assert bf16.stat().st_size == sirn.stat().st_size and bf16.read_bytes() != sirn.read_bytes()
-    assert main(["decode", str(bf16), str(out), "--denoise", "f0"]) == 0
+    assert main(["decode", str(bf16), str(out), "--denoise", "f0"]) == 0  # --variant's old name
     decoded, _ = sf.read(out)
     original, _ = sf.read(wav)
     corr = np.corrcoef(decoded, original[:16000:2])[0, 1]

@@ -14,6 +14,7 @@ from conftest import speech_like
 from sirenpipe.evaluation import figures
 from sirenpipe.evaluation.tables import (
     HIGHER_IS_BETTER,
+    LOWER_IS_BETTER,
     METRIC_COLUMNS,
     ci95,
     failed_rows,
@@ -134,8 +135,10 @@ def _group(summary, dataset="demo-speech", ablation="siamese-siren", variant="si
 
 # ---------------------------------------------------------------------------------------------- tables
 def test_metric_constants():
+    """Derived from the metric registry: same names, order and directions as the tables always had."""
     assert METRIC_COLUMNS == ["visqol", "pesq", "stoi", "estoi", "snr", "lsd", "mel_distance", "cdpam"]
     assert HIGHER_IS_BETTER == {"visqol", "pesq", "stoi", "estoi", "snr"}
+    assert LOWER_IS_BETTER == {"lsd", "mel_distance", "cdpam"}
 
 
 def test_summary_mean_and_ci_by_hand(summary):

@@ -4,9 +4,7 @@ import torch
 
 from conftest import speech_like
 from sirenpipe.audio import make_clip
-from sirenpipe.codec import QuantConfig
-from sirenpipe.coding import decode_bytes, encode_clip
-from sirenpipe.denoise import reconstruct
+from sirenpipe.codec import VARIANTS, QuantConfig, allowed_variants, decode, default_variant, encode_clip, reconstruct
 from sirenpipe.errors import FitDivergedError, SirenpipeError
 from sirenpipe.fit import FitConfig, fit
 from sirenpipe.models import model_config
@@ -36,23 +34,25 @@ def test_fit_learns_the_clip_and_records_history_and_seed(encoded):
 
 def test_decoded_bitstream_matches_the_clip_at_its_level(encoded, clip):
     ref = clip.samples * clip.peak_scale
-    f0, rate = decode_bytes(encoded.data, variant="f0")
-    assert rate == 8000 and len(f0) == len(ref)
+    f0 = decode(encoded.data, variant="f0").signal
+    assert len(f0) == len(ref)
     assert snr(ref, f0) > 10
     assert np.std(f0) == pytest.approx(np.std(ref), rel=0.15)  # the original level, not 1.0
-    mean, _ = decode_bytes(encoded.data, variant="mean")
+    mean = decode(encoded.data, variant="mean").signal
     assert snr(ref, mean) > 10
+    default = decode(encoded.data)  # the reference decoder of a two-head stream, at its rate
+    assert default.variant == "siamese" and default.sample_rate == 8000 and default.header.num_samples == len(ref)
 
 
 def test_decode_at_other_rates_resamples_the_same_function(encoded, clip):
-    up, rate = decode_bytes(encoded.data, sample_rate=16000, variant="f0")
-    assert rate == 16000 and len(up) == 2 * len(clip.samples)
-    same, _ = decode_bytes(encoded.data, variant="f0")
+    up = decode(encoded.data, sample_rate=16000, variant="f0")
+    assert up.sample_rate == 16000 and len(up.signal) == 2 * len(clip.samples)
+    same, up = decode(encoded.data, variant="f0").signal, up.signal
     # every other output sample at the doubled rate lies on (nearly) the original grid
     assert snr(same, up[::2]) > 20
 
 
-def test_denoise_variants_on_a_noisy_head():
+def test_decoder_variants_on_a_noisy_head():
     ref = speech_like(8000, 2.0)
     rng = np.random.default_rng(0)
     noise = 0.05 * rng.standard_normal(len(ref)).astype(np.float32)
@@ -64,6 +64,8 @@ def test_denoise_variants_on_a_noisy_head():
     assert np.mean(siamese[pauses] ** 2) < 0.1 * np.mean(heads[0][pauses] ** 2)
     assert np.allclose(reconstruct(heads, 8000, "mean"), ref, atol=1e-6)
     assert len(reconstruct(heads, 8000, "blind")) == len(ref)
+    assert VARIANTS == allowed_variants(2) == ("f0", "mean", "siamese", "blind")
+    assert allowed_variants(1) == ("f0", "blind") and (default_variant(1), default_variant(2)) == ("f0", "siamese")
     with pytest.raises(SirenpipeError, match="two heads"):
         reconstruct(heads[:1], 8000, "mean")
     with pytest.raises(SirenpipeError, match="known name"):
@@ -81,7 +83,7 @@ def test_same_seed_gives_identical_bytes_and_other_seed_differs(clip):
 def test_minibatch_fit_and_low_bit_quantization(clip):
     e = encode_clip(clip, model=SMALL, fit_config=FitConfig(steps=60, batch_size=1024), quant=QuantConfig(4, True), progress=False)
     assert e.fit.loss_history[-1] < e.fit.loss_history[0]
-    out, _ = decode_bytes(e.data, variant="f0")
+    out = decode(e.data, variant="f0").signal
     assert np.all(np.isfinite(out))
 
 

@@ -98,7 +98,7 @@ def test_compiled_fit_matches_eager(clips, tmp_path, monkeypatch):
 
 
 def test_auto_clips_per_fit_batches_short_clips_on_gpus_only():
-    from sirenpipe.stages import auto_clips_per_fit, resolve_ablation
+    from sirenpipe.pipeline.config import auto_clips_per_fit, resolve_ablation
 
     assert auto_clips_per_fit("cpu", 16384) == 1 and auto_clips_per_fit("auto", 16384) == 1
     assert auto_clips_per_fit("cuda", 220500) == 1  # the paper's 10 s full batch fills a GPU alone
@@ -115,7 +115,9 @@ def test_fit_clips_then_split_fit_writes_what_fit_clip_writes(tmp_path, clips):
     import torch
 
     from sirenpipe.audio import write_wav
-    from sirenpipe.stages import fit_clip, fit_clips, read_json, resolve_ablation, split_fit
+    from sirenpipe.pipeline.config import resolve_ablation
+    from sirenpipe.pipeline.fit import fit_clip, fit_clips, split_fit
+    from sirenpipe.pipeline.io import read_json
 
     ablation = resolve_ablation({"name": "small", "preset": "siamese-siren", "model": {"shared": [64, 64], "head_widths": [32]}},
                                 {"fit": {"steps": 6, "batch_size": 1024, "seed": 3, "device": "cpu"}})
@@ -132,6 +134,6 @@ def test_fit_clips_then_split_fit_writes_what_fit_clip_writes(tmp_path, clips):
     assert history["seed"] == 3 and history["steps"] == 6 and history["fit"] == alone["fit"]
     np.testing.assert_allclose(history["loss_history"], alone["loss_history"], rtol=1e-4)
     batched, single = (torch.load(tmp_path / p, weights_only=True) for p in ("clip-1.pt", "alone.pt"))
-    assert batched["model"] == single["model"]
+    assert batched["model"] == single["model"] and batched["clip"] == single["clip"]
     for key, value in single["state_dict"].items():
         torch.testing.assert_close(batched["state_dict"][key], value, rtol=1e-4, atol=1e-5)

@@ -10,7 +10,17 @@ import pandas as pd
 import pytest
 import yaml
 
-from sirenpipe.evaluation.paper import agreement, compare_with_paper, comparison_markdown, paper_values
+from sirenpipe.evaluation.paper import (
+    AGREEMENT_TOLERANCE,
+    agreement,
+    compare_with_paper,
+    comparison_markdown,
+    describe_run,
+    paper_differences,
+    paper_style_parameters,
+    paper_values,
+    verdict,
+)
 from sirenpipe.models import build_model
 from test_workflow import REPO, SNAKEMAKE
 
@@ -21,7 +31,7 @@ def test_paper_values_cover_tables_1_to_3_with_known_presets():
     siamese = paper[(paper.table == 1) & (paper.preset == "siamese-siren")].iloc[0]
     assert (siamese.visqol, siamese.pesq, siamese.stoi, siamese.quantized_kB) == (2.12, 2.58, 0.93, 303.7)
     for preset, thousands in zip(paper.preset, paper.paper_params_k):
-        assert round(build_model(preset).paper_style_parameters() / 1000) == thousands
+        assert round(paper_style_parameters(build_model(preset)) / 1000) == thousands
 
 
 def _rows(preset, variant, values, params=None):
@@ -44,11 +54,23 @@ def test_comparison_puts_ours_beside_the_paper():
     assert row.visqol_ci95 == pytest.approx(4.303 * 0.1 / 3**0.5, rel=1e-3)
     assert table[table.preset == "siamese-2x64-1x32"].n.eq(0).all()
     md = comparison_markdown(table)
-    assert "| 1 | Siamese SIREN | siamese-siren | 3 | 140,546 / 513k | 114.5 | 2.10 ± 0.25 (2.12)" in md
+    assert "| 1 | Siamese SIREN | siamese-siren | 3 | 140,546 / 513k | 114.5 | — / 303.7 | 2.10 ± 0.25 (2.12)" in md
     assert "(not run)" in md
     sentences = agreement(table)
-    assert any("Siamese SIREN: visqol 2.10 vs 2.12 (agrees)" in s for s in sentences)
-    assert any("original SIREN: visqol 1.05 vs 1.01 (agrees); pesq 1.55 vs 1.05 (higher)" in s for s in sentences)
+    assert any("Siamese SIREN (n = 3): visqol 2.10 vs 2.12 (agrees)" in s for s in sentences)
+    assert any("original SIREN (n = 3): visqol 1.05 vs 1.01 (agrees); pesq 1.55 vs 1.05 (higher)" in s for s in sentences)
+
+
+@pytest.mark.parametrize("ours, ci, paper, expected", [
+    (2.10, 0.25, 2.12, "agrees"),  # close, and the paper inside our CI
+    (1.80, 1.45, 1.63, "inconclusive"),  # the paper inside a CI too wide to resolve 0.17
+    (3.40, 0.26, 2.58, "higher"),  # the paper outside our CI, beyond the tolerance
+    (1.70, 0.20, 2.18, "lower"),
+    (1.00, 0.00, 1.01, "lower (within tolerance)"),  # a floored metric: distinguishable but close
+    (2.00, float("nan"), 2.00, "inconclusive"),  # one clip: no CI
+])
+def test_agreement_rule_can_say_disagrees_and_inconclusive(ours, ci, paper, expected):
+    assert verdict(ours, ci, paper, AGREEMENT_TOLERANCE["pesq"]) == expected
 
 
 @pytest.mark.skipif(not Path("/usr/share/asterisk/sounds").exists(), reason="demo packages not installed")
@@ -67,8 +89,6 @@ def test_paper_config_lists_every_paper_row_for_every_clip():
 
 
 def test_results_describe_what_ran_not_what_was_configured():
-    from sirenpipe.stages import describe_run, paper_differences
-
     config = yaml.safe_load((REPO / "config/paper-reduced.yaml").read_text())
     scores = pd.DataFrame(
         [{**r, "dataset": "demo-speech", "clip": f"s{i}"} for i, r in enumerate(_rows("siamese-siren", "siamese", [1.0, 2.0]))]
@@ -81,3 +101,17 @@ def test_results_describe_what_ran_not_what_was_configured():
     differences = " ".join(paper_differences(config, scores))
     assert "speech from demo datasets" in differences and "not LibriSpeech" in differences
     assert "floor, 1.0, for 1 of 2 speech scores" in differences and "300 training steps" in differences
+    assert "G.722" not in differences and "Dutch" not in differences  # nothing the config and scores do not say
+    assert "no CDPAM column: the config's metrics do not list cdpam" in differences
+
+
+def test_differences_name_cdpam_only_when_the_config_leaves_it_out():
+    config = yaml.safe_load((REPO / "config/paper.yaml").read_text())
+    assert "cdpam" in config["metrics"]
+    scores = pd.DataFrame([{**r, "dataset": "librispeech", "clip": f"s{i}", "cdpam": 0.2}
+                           for i, r in enumerate(_rows("siamese-siren", "siamese", [2.0, 2.1]))])
+    differences = paper_differences(config, scores)
+    assert not any("CDPAM" in d for d in differences)
+    assert not any("not LibriSpeech" in d for d in differences)  # the speech is LibriSpeech here
+    scores["cdpam"], scores["cdpam_reason"] = None, "cdpam not installed (pip install sirenpipe[cdpam])"
+    assert "no CDPAM values: cdpam not installed (pip install sirenpipe[cdpam])" in paper_differences(config, scores)

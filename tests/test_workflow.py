@@ -127,6 +127,17 @@ def test_summary_and_figures_exist(workdir):
         assert (workdir / f"results/figures/{png}.png").stat().st_size > 10_000
 
 
+def test_a_configfile_replaces_the_default_config(workdir):
+    """--configfile is the whole config: the default config/config.yaml's datasets do not leak in."""
+    other = {**TINY, "datasets": {"other": {**TINY["datasets"]["speech"], "clips": 1}}, "baselines": {}}
+    (workdir / "other.yaml").write_text(yaml.safe_dump(other, sort_keys=False))
+    try:
+        out = run(workdir, "-n", "--configfile", str(workdir / "other.yaml")).stdout
+    finally:
+        (workdir / "other.yaml").unlink()
+    assert "results/other/" in out and "results/speech/" not in out
+
+
 def test_unchanged_rerun_does_nothing(workdir):
     assert dry_run_jobs(workdir) == Counter()
 

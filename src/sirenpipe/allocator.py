@@ -1,9 +1,9 @@
-"""The memory allocator fix for full-batch fits on CPU (DESIGN §7).
+"""The memory allocator fix for full-batch fits on CPU.
 
-Full-batch activations (~226 MB for a 10 s clip) are served by glibc through mmap and
-page-faulted in again every step; tcmalloc keeps them, making a CPU step 1.6-1.9x faster. It
-must be preloaded at process start, so the CLI re-executes itself and the workflow sets the
-variable for its jobs. SIRENPIPE_NO_TCMALLOC=1 turns it off.
+Full-batch activations are large enough that glibc serves them through mmap and page-faults
+them in again every step; tcmalloc keeps them, which makes a CPU step faster (figures in the
+README, "Performance"). It must be preloaded at process start, so the CLI re-executes itself
+and the workflow sets the variable for its jobs. SIRENPIPE_NO_TCMALLOC=1 turns it off.
 """
 
 from __future__ import annotations

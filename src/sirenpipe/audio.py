@@ -103,14 +103,20 @@ def load_clip(
     offset skips seconds first; duration crops to that many seconds (reading no more of the
     file) and, with pad, zero-pads a shorter file to exactly that length (the paper's clips).
     """
-    max_seconds = None if duration is None else offset + duration
-    data, rate = read_audio(path, max_seconds)
+    x, rate = read_mono(path, offset, duration)
+    return make_clip(x, rate, sample_rate or rate, duration, source=str(path), pad=pad)
+
+
+def read_mono(path: str | os.PathLike, offset: float = 0.0, duration: float | None = None) -> tuple[np.ndarray, int]:
+    """A file's samples from `offset` seconds on, mixed to mono, reading at most offset +
+    duration seconds of it; no samples left, or NaN/infinite ones, raise AudioReadError."""
+    data, rate = read_audio(path, None if duration is None else offset + duration)
     x = to_mono(data)[int(round(offset * rate)) :]
     if len(x) == 0:
         raise AudioReadError(f"{path}: holds no audio samples" + (f" after {offset} s" if offset else ""))
     if not np.all(np.isfinite(x)):
         raise AudioReadError(f"{path}: contains NaN or infinite samples")
-    return make_clip(x, rate, sample_rate or rate, duration, source=str(path), pad=pad)
+    return x, rate
 
 
 def make_clip(

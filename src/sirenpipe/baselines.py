@@ -3,6 +3,10 @@
 Each encodes a clip in memory at a compression level, the byte count is the real file size,
 and the decoded signal is resampled back and realigned to the clip (MP3 adds a delay) so that
 the same metric code scores it on the same samples as the INR codec.
+
+CODECS is the codec vocabulary (the workflow's `codec` wildcard and the schema's `baselines`
+keys): a new codec is one entry here plus its key in the schema. Importing this module is
+cheap (the workflow reads CODECS at parse time): scipy and the resampler load on first use.
 """
 
 from __future__ import annotations
@@ -12,9 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import fftconvolve
-
-from .audio import resample
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ def codec_rate(codec: Codec, rate: int) -> int:
 
 def code(x: np.ndarray, rate: int, codec_name: str, level: float) -> CodedClip:
     """Encode x (mono float, peak <= 1) with a codec at compression level 0..1 and decode it."""
+    from .audio import resample
+
     codec = CODECS[codec_name]
     target = codec_rate(codec, rate)
     buffer = io.BytesIO()
@@ -65,6 +68,8 @@ def code(x: np.ndarray, rate: int, codec_name: str, level: float) -> CodedClip:
 
 def align(decoded: np.ndarray, reference: np.ndarray, max_lag: int = 4096) -> tuple[np.ndarray, int]:
     """Shift decoded by the lag that best matches reference (cross-correlation), crop/pad to it."""
+    from scipy.signal import fftconvolve
+
     n = len(reference)
     corr = fftconvolve(decoded, reference[::-1], mode="full")  # index n-1 is lag 0
     lags = np.arange(-n + 1, len(decoded))

@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # --- encode ------------------------------------------------------------------------------
 def _add_encode(sub) -> None:
+    from .fit import PRECISIONS
     from .models import PRESETS
 
     p = sub.add_parser("encode", help="fit an INR to an audio file and write a .sirn bitstream")
@@ -77,17 +78,17 @@ def _add_encode(sub) -> None:
     p.add_argument("--batch-size", type=int, default=None, help="random mini-batch size (default: full batch)")
     p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default: %(default)s)")
     p.add_argument("--compile", action="store_true",
-                   help="torch.compile the training step: ~15%% faster full-batch steps on CPU after a cold compile of up to ~30 s")
-    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
-                   help="bf16 autocast: ~2x faster steps on CPUs with bf16 matmuls, higher loss per step (default: %(default)s)")
+                   help="torch.compile the training step: faster steps after a slow first compile (pays for long full-batch fits)")
+    p.add_argument("--precision", default="fp32", choices=PRECISIONS,
+                   help="bf16 autocast: faster steps on hardware with bf16 matmuls, higher loss per step (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_encode)
 
 
 def _encode(args) -> None:
     from .audio import load_clip
-    from .codec import QuantConfig
-    from .coding import encode_clip
+    from .codec.api import encode_clip
+    from .codec.quantize import QuantConfig
     from .fit import FitConfig
     from .atomic import write_bytes_atomic
 
@@ -108,26 +109,25 @@ def _encode(args) -> None:
 
 # --- decode ------------------------------------------------------------------------------
 def _add_decode(sub) -> None:
-    from .denoise import VARIANTS
+    from .codec.variants import VARIANTS
 
     p = sub.add_parser("decode", help="decode a .sirn bitstream to a WAV file")
     p.add_argument("input", help=".sirn file")
     p.add_argument("output", help="output .wav file (32-bit float)")
     p.add_argument("--sample-rate", type=int, default=None, help="output rate (default: the encoded clip's)")
-    p.add_argument("--denoise", choices=VARIANTS, default=None, help="decoder variant (default: siamese for two-head models, else f0)")
-    p.add_argument("--alpha", type=float, default=2.0, help="noise-estimate amplitude for --denoise siamese (default: %(default)s)")
+    p.add_argument("--variant", "--denoise", dest="variant", choices=VARIANTS, default=None,
+                   help="decoder variant (default: siamese for two-head models, else f0)")
+    p.add_argument("--alpha", type=float, default=2.0, help="noise-estimate amplitude for --variant siamese (default: %(default)s)")
     p.set_defaults(func=_decode)
 
 
 def _decode(args) -> None:
     from .audio import write_wav
-    from .coding import decode_bytes, default_variant
+    from .codec.api import decode
 
-    data = _read_bytes(args.input)
-    variant = args.denoise or default_variant(data)
-    signal_out, rate = decode_bytes(data, args.sample_rate, variant, args.alpha)
-    write_wav(args.output, signal_out, rate)
-    print(f"{args.output}: {len(signal_out) / rate:.2f} s at {rate} Hz, variant {variant}")
+    out = decode(_read_bytes(args.input), args.sample_rate, args.variant, args.alpha)
+    write_wav(args.output, out.signal, out.sample_rate)
+    print(f"{args.output}: {len(out.signal) / out.sample_rate:.2f} s at {out.sample_rate} Hz, variant {out.variant}")
 
 
 def _read_bytes(path: str) -> bytes:
@@ -147,6 +147,7 @@ def _add_info(sub) -> None:
 
 def _info(args) -> None:
     from .codec import decompress, stream_sizes
+    from .evaluation.paper import paper_style_bytes, paper_style_parameters
 
     data = _read_bytes(args.input)
     stream = decompress(data)
@@ -156,6 +157,8 @@ def _info(args) -> None:
         "preset": h.preset,
         "model": h.model.to_dict(),
         **stream_sizes(data, h, stream.model).to_dict(),
+        "paper_style_parameters": paper_style_parameters(stream.model),
+        "paper_style_bytes": paper_style_bytes(stream.model, h.quant.bits),
         "bits": h.quant.bits,
         "per_channel": h.quant.per_channel,
         "sample_rate": h.sample_rate,

@@ -69,7 +69,6 @@ rule split_fit:
 rule quantize:
     input:
         checkpoint="results/{dataset}/{ablation}/fit/{clip}.pt",
-        wav="results/{dataset}/clips/{clip}.wav",
     output:
         "results/{dataset}/{ablation}/bitstreams/{clip}.sirn",
     log:

@@ -17,7 +17,7 @@ rule score:
         "../envs/sirenpipe.yaml"
     params:
         ablation=ablation_params("score"),
-        kind=lambda w: kind_of(w.dataset),
+        kind=kind_of,
         metrics=config["metrics"],
     script:
         "../scripts/score.py"
@@ -37,7 +37,7 @@ rule baseline:
         "../envs/sirenpipe.yaml"
     params:
         levels=lambda w: config["baselines"][w.codec],
-        kind=lambda w: kind_of(w.dataset),
+        kind=kind_of,
         metrics=config["metrics"],
         version=VERSION,
     script:
@@ -80,8 +80,7 @@ rule figures:
         ),
         rate_quality=report(
             expand(
-                "results/figures/rate_quality_{metric}.png",
-                metric=[m for m in config["metrics"] if m != "cdpam"],
+                "results/figures/rate_quality_{metric}.png", metric=config["metrics"]
             ),
             caption="../report/rate_quality.rst",
             category="Quality",
@@ -90,6 +89,9 @@ rule figures:
         "logs/figures.log",
     conda:
         "../envs/sirenpipe.yaml"
+    params:
+        history_labels=history_labels(),
+        metrics=config["metrics"],
     script:
         "../scripts/figures.py"
 
@@ -120,7 +122,7 @@ rule paper_comparison:
     output:
         parquet="results/tables/paper_comparison.parquet",
         markdown="results/tables/paper_comparison.md",
-        results="RESULTS.md",
+        results="results/RESULTS.md",
     log:
         "logs/paper_comparison.log",
     conda:

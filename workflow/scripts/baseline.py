@@ -1,4 +1,5 @@
-from sirenpipe.stages import baseline_clip, job_log, main_guard
+from sirenpipe.pipeline.baseline import baseline_clip
+from sirenpipe.pipeline.io import job_log, main_guard
 
 with job_log(snakemake.log[0]):
     main_guard(

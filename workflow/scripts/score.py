@@ -1,6 +1,7 @@
-from sirenpipe.stages import job_log, main_guard, score_clip
+from sirenpipe.pipeline.io import job_log, main_guard
+from sirenpipe.pipeline.score import score_clip
 
-inputs = snakemake.input
+inputs, ablation = snakemake.input, snakemake.params.ablation
 with job_log(snakemake.log[0]):
     main_guard(
         score_clip,
@@ -10,8 +11,8 @@ with job_log(snakemake.log[0]):
         clip_wav=inputs.clip_wav,
         sirn=inputs.sirn,
         fit_history=inputs.history,
-        decoded={v: inputs[v] for v in ("f0", "mean", "siamese", "blind") if hasattr(inputs, v)},
-        ablation={**snakemake.params.ablation, "name": snakemake.wildcards.ablation},
+        decoded={variant: inputs[variant] for variant in ablation["variants"]},
+        ablation=ablation,
         metrics=snakemake.params.metrics,
         out_parquet=snakemake.output[0],
     )

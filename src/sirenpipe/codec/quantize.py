@@ -7,9 +7,12 @@ The reference is int8 per-tensor (PyTorch's dynamic quantization of Linear layer
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ def quantize_state(state: dict[str, torch.Tensor], config: QuantConfig) -> dict[
 
 
 def dequantize_state(qstate: dict[str, QuantizedTensor | np.ndarray]) -> dict[str, torch.Tensor]:
+    import torch
+
     return {
         name: torch.from_numpy(v.dequantize() if isinstance(v, QuantizedTensor) else np.array(v, dtype=np.float32))
         for name, v in qstate.items()
@@ -89,4 +94,5 @@ def unpack_ints(data: bytes, count: int, bits: int) -> np.ndarray:
 
 
 def packed_size(count: int, bits: int) -> int:
+    """Bytes of `count` integers packed at `bits` each (what pack_ints writes)."""
     return (count * bits + 7) // 8

@@ -1,4 +1,4 @@
-"""The embedded default dataset: real recordings from Debian packages (DESIGN §5).
+"""The embedded default dataset: real, freely licensed recordings from Debian packages.
 
 Install them with scripts/setup.sh. Songs start 30 s in (their intros are quiet) when long enough.
 """

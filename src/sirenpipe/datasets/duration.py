@@ -29,8 +29,8 @@ def file_duration(path: str) -> float | None:
 
 
 def _ogg_duration(path: str) -> float | None:
-    """Vorbis/Opus length = last page's granule position / rate (two small reads, ~20x faster
-    than sf.info). None when the layout is anything unusual; the caller then asks libsndfile."""
+    """Vorbis/Opus length = last page's granule position / rate (two small reads, much
+    quicker than sf.info). None when the layout is anything unusual; the caller then asks libsndfile."""
     with open(path, "rb") as f:
         head = f.read(512)
         size = f.seek(0, os.SEEK_END)

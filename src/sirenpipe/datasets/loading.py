@@ -101,9 +101,9 @@ def _probe_av(path: Path, fmt: str) -> str | None:
 def load_source(source: ClipSource, sample_rate: int, duration: float | None):
     """Read every path (cropped while reading), mix to mono, sum a multi-file mix at the highest
     source rate (the shorter part zero-padded), then resample/crop/normalize with make_clip."""
-    from ..audio import make_clip, resample  # scipy is slow to import; keep parse time light
+    from ..audio import make_clip, read_mono, resample  # scipy is slow to import; keep parse time light
 
-    parts = [_read_mono(path, source.offset, duration) for path in source.paths]
+    parts = [read_mono(path, source.offset, duration) for path in source.paths]
     rate = max(r for _, r in parts)
     tracks = [resample(x, r, rate) for x, r in parts]
     mix = np.zeros(max(len(t) for t in tracks), dtype=np.float32)
@@ -111,14 +111,3 @@ def load_source(source: ClipSource, sample_rate: int, duration: float | None):
         mix[: len(track)] += track
     return make_clip(mix, rate, sample_rate, duration, source="+".join(source.paths))
 
-
-def _read_mono(path: str, offset: float, duration: float | None) -> tuple[np.ndarray, int]:
-    from ..audio import read_audio, to_mono
-
-    data, rate = read_audio(path, None if duration is None else offset + duration)
-    x = to_mono(data)[int(round(offset * rate)) :]
-    if len(x) == 0:
-        raise AudioReadError(f"{path}: holds no audio samples" + (f" after {offset} s" if offset else ""))
-    if not np.all(np.isfinite(x)):
-        raise AudioReadError(f"{path}: contains NaN or infinite samples")
-    return x, rate

@@ -59,6 +59,23 @@ def save_figure(fig, out_png: str | os.PathLike, *, tight: bool = True) -> Path:
     return out_png
 
 
+def _save_with_legend(fig, out_png, handles: list, labels: list[str], title: str, *, bottom: float = 0.0) -> Path:
+    """Lay the panels out leaving a 2.4-inch column on the right (and ``bottom`` of the height, as a
+    fraction, below), put the figure's legend in that column, centred, and save."""
+    legend_width = 2.4 / fig.get_figwidth()
+    fig.tight_layout(rect=(0.0, bottom, 1.0 - legend_width, 1.0))
+    fig.legend(
+        handles,
+        labels,
+        title=title,
+        loc="center left",
+        bbox_to_anchor=(1.0 - legend_width + 0.005, 0.5),
+        fontsize=9,
+        frameon=False,
+    )
+    return save_figure(fig, out_png, tight=False)  # laid out above
+
+
 def _no_data(ax, message: str) -> None:
     ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, fontsize=10, color="0.4")
     ax.set_xticks([])
@@ -299,18 +316,7 @@ def plot_metric_bars(
         ax.set_visible(False)
     handles = [plt.Rectangle((0, 0), 1, 1, color=colours[k]) for k in series]
     fig.suptitle(title + "  (error bars: 95 % CI)")
-    legend_width = 2.4 / fig.get_figwidth()
-    fig.tight_layout(rect=(0.0, 0.0, 1.0 - legend_width, 1.0))
-    fig.legend(
-        handles,
-        [_series_label(k) for k in series],
-        title="Ablation / variant",
-        loc="center left",
-        bbox_to_anchor=(1.0 - legend_width + 0.005, 0.5),
-        fontsize=9,
-        frameon=False,
-    )
-    return save_figure(fig, out_png, tight=False)  # tight_layout above left room for the legend
+    return _save_with_legend(fig, out_png, handles, [_series_label(k) for k in series], "Ablation / variant")
 
 
 # ---------------------------------------------------------------------------------------- rate–quality
@@ -460,20 +466,10 @@ def plot_rate_quality(
         for k in keys
     ]
     fig.suptitle(title + "  (mean ± 95 % CI; faint: clips)")
-    legend_width = 2.4 / fig.get_figwidth()
     bottom = 0.0
     if dodged:
         note = "Series at the same bitrate are offset sideways for legibility."
         fig.text(0.01, 0.01, note, fontsize=8, style="italic", color="0.35", ha="left", va="bottom")
         bottom = 0.2 / fig.get_figheight()
-    fig.tight_layout(rect=(0.0, bottom, 1.0 - legend_width, 1.0))
-    fig.legend(
-        handles,
-        [_series_label(k) for k in keys],
-        title=" / ".join(s.capitalize() for s in series),
-        loc="center left",
-        bbox_to_anchor=(1.0 - legend_width + 0.005, 0.5),
-        fontsize=9,
-        frameon=False,
-    )
-    return save_figure(fig, out_png, tight=False)  # tight_layout above left room for the legend
+    legend_title = " / ".join(s.capitalize() for s in series)
+    return _save_with_legend(fig, out_png, handles, [_series_label(k) for k in keys], legend_title, bottom=bottom)

@@ -18,6 +18,8 @@ import pandas as pd
 from scipy import stats
 
 from ..atomic import atomic_path
+from ..codec.variants import VARIANTS
+from ..metrics import METRIC_INFO, available_metrics
 
 __all__ = [
     "GROUP_KEYS",
@@ -36,38 +38,31 @@ __all__ = [
     "write_parquet_atomic",
 ]
 
-METRIC_COLUMNS: list[str] = ["visqol", "pesq", "stoi", "estoi", "snr", "lsd", "mel_distance", "cdpam"]
-HIGHER_IS_BETTER: set[str] = {"visqol", "pesq", "stoi", "estoi", "snr"}
-LOWER_IS_BETTER: set[str] = {"lsd", "mel_distance", "cdpam"}
-
+# Metric names, directions, labels and decimals come from the metric registry (metrics/*.py);
+# these are views of it, in the registry's order (default metrics first, then optional ones).
+METRIC_COLUMNS: list[str] = available_metrics()
+HIGHER_IS_BETTER: set[str] = {m for m, info in METRIC_INFO.items() if info.higher_is_better}
+LOWER_IS_BETTER: set[str] = {m for m, info in METRIC_INFO.items() if not info.higher_is_better}
 # Display name and unit (None = unitless) of each metric.
-METRIC_LABELS: dict[str, tuple[str, str | None]] = {
-    "visqol": ("ViSQOL MOS", None),
-    "pesq": ("PESQ-WB", None),
-    "stoi": ("STOI", None),
-    "estoi": ("ESTOI", None),
-    "snr": ("SNR", "dB"),
-    "lsd": ("LSD", "dB"),
-    "mel_distance": ("Mel distance", "L1 log-mel"),
-    "cdpam": ("CDPAM", None),
-}
-_DECIMALS = {"stoi": 3, "estoi": 3, "cdpam": 3, "mel_distance": 3}
+METRIC_LABELS: dict[str, tuple[str, str | None]] = {m: (info.label, info.unit) for m, info in METRIC_INFO.items()}
 
 GROUP_KEYS: list[str] = ["dataset", "kind", "ablation", "variant"]
-# Decoder variants in the paper's order; any other value (e.g. a classical codec "opus") sorts after them.
-VARIANT_ORDER: list[str] = ["f0", "mean", "siamese", "blind"]
+# Decoder variants in their vocabulary's order; any other value (e.g. a classical codec's level) sorts after them.
+VARIANT_ORDER: list[str] = list(VARIANTS)
 
 
 def arrow(metric: str) -> str:
     """ "↑" (higher is better), "↓" (lower is better) or "" for an unknown column."""
-    return "↑" if metric in HIGHER_IS_BETTER else "↓" if metric in LOWER_IS_BETTER else ""
+    return METRIC_INFO[metric].arrow if metric in METRIC_INFO else ""
 
 
 def axis_label(metric: str) -> str:
     """Axis/column label with unit and direction, e.g. "ViSQOL MOS ↑", "SNR (dB) ↑", "LSD (dB) ↓"."""
-    name, unit = METRIC_LABELS.get(metric, (metric, None))
-    label = f"{name} ({unit})" if unit else name
-    return f"{label} {arrow(metric)}".strip()
+    return METRIC_INFO[metric].axis_label() if metric in METRIC_INFO else metric
+
+
+def _decimals(metric: str) -> int:
+    return METRIC_INFO[metric].decimals if metric in METRIC_INFO else 2
 
 
 def ci95(values) -> float:
@@ -187,7 +182,7 @@ def _fmt_cell(row: pd.Series, metric: str) -> str:
     mean, ci, n_valid = row[f"{metric}_mean"], row[f"{metric}_ci95"], row[f"{metric}_n"]
     if n_valid == 0 or not np.isfinite(mean):
         return "—"
-    decimals = _DECIMALS.get(metric, 2)
+    decimals = _decimals(metric)
     cell = f"{mean:.{decimals}f}"
     if np.isfinite(ci):
         cell += f" ± {ci:.{decimals}f}"

@@ -16,6 +16,10 @@ lsd            log-spectral distance, dB (lower is better)            <rate>
 mel_distance   L1 of log-mel spectrograms (lower is better)           <rate>
 cdpam          CDPAM distance, optional extra, off by default         22050
 =============  =====================================================  ========================
+
+Each metric is registered (``_registry.register``) with its direction, display label, unit and
+decimals: :data:`METRIC_INFO`, which the tables and figures read. A new metric is one decorated
+function in one of these modules (plus its name in the workflow schema's ``metrics`` enum).
 """
 
 from __future__ import annotations
@@ -23,9 +27,9 @@ from __future__ import annotations
 from typing import Iterable
 
 from . import learned, perceptual, spectral  # noqa: F401  (register the metrics)
-from ._registry import DEFAULT_METRICS, METRICS, MetricResult
+from ._registry import DEFAULT_METRICS, METRIC_INFO, METRICS, MetricInfo, MetricResult
 
-__all__ = ["METRICS", "MetricResult", "available_metrics", "score"]
+__all__ = ["METRICS", "METRIC_INFO", "MetricInfo", "MetricResult", "available_metrics", "score"]
 
 
 def available_metrics() -> list[str]:

@@ -33,8 +33,30 @@ class Unscorable(Exception):
     """Raised inside a metric when a pair cannot be scored; the message becomes the reason verbatim."""
 
 
+@dataclasses.dataclass(frozen=True)
+class MetricInfo:
+    """How a metric is read: its direction, display name, unit (None: unitless) and the decimals
+    tables show it with."""
+
+    name: str
+    higher_is_better: bool
+    label: str
+    unit: str | None = None
+    decimals: int = 2
+
+    @property
+    def arrow(self) -> str:
+        return "↑" if self.higher_is_better else "↓"
+
+    def axis_label(self) -> str:
+        """Label with unit and direction, e.g. "ViSQOL MOS ↑", "SNR (dB) ↑", "LSD (dB) ↓"."""
+        label = f"{self.label} ({self.unit})" if self.unit else self.label
+        return f"{label} {self.arrow}"
+
+
 MetricFn = Callable[..., MetricResult]
 METRICS: dict[str, MetricFn] = {}
+METRIC_INFO: dict[str, MetricInfo] = {}
 DEFAULT_METRICS: list[str] = []
 
 
@@ -77,13 +99,25 @@ def prepare_pair(ref, est, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
     return ref, est
 
 
-def register(name: str, *, mode: str | Callable[[int, str], str], default: bool = True):
+def register(
+    name: str,
+    *,
+    mode: str | Callable[[int, str], str],
+    higher_is_better: bool,
+    label: str,
+    unit: str | None = None,
+    decimals: int = 2,
+    default: bool = True,
+):
     """Register ``compute(ref, est, sample_rate, kind) -> float`` as metric ``name``.
 
     The registered function takes keyword-only ``ref, est, sample_rate, kind`` and never raises:
     invalid input, library exceptions and non-finite values become ``value=None`` with a reason.
-    ``mode`` is a string or a function of ``(sample_rate, kind)``.
+    ``mode`` is a string or a function of ``(sample_rate, kind)``. ``higher_is_better``,
+    ``label``, ``unit`` and ``decimals`` tell tables and figures how to show it (METRIC_INFO);
+    ``default=False`` leaves it out of the metrics scored when none are named.
     """
+    info = MetricInfo(name, bool(higher_is_better), label, unit, int(decimals))
     mode_of = mode if callable(mode) else (lambda sample_rate, kind: mode)
 
     def decorate(compute: Callable[[np.ndarray, np.ndarray, int, str], float]) -> MetricFn:
@@ -105,6 +139,7 @@ def register(name: str, *, mode: str | Callable[[int, str], str], default: bool 
         metric.__name__ = metric.__qualname__ = name
         metric.__doc__ = compute.__doc__
         METRICS[name] = metric
+        METRIC_INFO[name] = info
         if default:
             DEFAULT_METRICS.append(name)
         return metric

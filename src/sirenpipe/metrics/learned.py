@@ -47,7 +47,9 @@ def _embed(model, audio):
     return F.normalize(model.base_encoder(audio.unsqueeze(1))[1], dim=1)
 
 
-@register("cdpam", mode=str(CDPAM_RATE), default=False)
+@register(
+    "cdpam", mode=str(CDPAM_RATE), higher_is_better=False, label="CDPAM", decimals=3, default=False
+)
 def cdpam(ref: np.ndarray, est: np.ndarray, sample_rate: int, kind: str) -> float:
     """CDPAM distance (lower is better, 0 for identical signals), same computation as CDPAM.forward."""
     if importlib.util.find_spec("cdpam") is None:

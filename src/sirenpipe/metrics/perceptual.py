@@ -31,7 +31,7 @@ def _visqol_api(mode: str):
     return api
 
 
-@register("visqol", mode=_visqol_mode)
+@register("visqol", mode=_visqol_mode, higher_is_better=True, label="ViSQOL MOS")
 def visqol(ref: np.ndarray, est: np.ndarray, sample_rate: int, kind: str) -> float:
     """ViSQOL MOS-LQO: speech mode at 16 kHz with the lattice mapping, or audio mode at 48 kHz."""
     mode, rate = ("speech", SPEECH_RATE) if kind == "speech" else ("audio", AUDIO_RATE)
@@ -40,7 +40,7 @@ def visqol(ref: np.ndarray, est: np.ndarray, sample_rate: int, kind: str) -> flo
     return result.moslqo
 
 
-@register("pesq", mode="wb-16k")
+@register("pesq", mode="wb-16k", higher_is_better=True, label="PESQ-WB")
 def pesq(ref: np.ndarray, est: np.ndarray, sample_rate: int, kind: str) -> float:
     """PESQ wide-band (P.862.2) at 16 kHz. Speech-only by design; computed for any kind."""
     from pesq import pesq as pesq_wb
@@ -62,13 +62,13 @@ def _stoi_mode(sample_rate: int, kind: str) -> str:
     return f"10k-from-{sample_rate}"
 
 
-@register("stoi", mode=_stoi_mode)
+@register("stoi", mode=_stoi_mode, higher_is_better=True, label="STOI", decimals=3)
 def stoi(ref: np.ndarray, est: np.ndarray, sample_rate: int, kind: str) -> float:
     """Short-time objective intelligibility (0..1)."""
     return _stoi(ref, est, sample_rate, extended=False)
 
 
-@register("estoi", mode=_stoi_mode)
+@register("estoi", mode=_stoi_mode, higher_is_better=True, label="ESTOI", decimals=3)
 def estoi(ref: np.ndarray, est: np.ndarray, sample_rate: int, kind: str) -> float:
     """Extended STOI (Jensen & Taal 2016)."""
     return _stoi(ref, est, sample_rate, extended=True)

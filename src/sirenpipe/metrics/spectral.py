@@ -16,7 +16,7 @@ def _rate_mode(sample_rate: int, kind: str) -> str:
     return str(sample_rate)
 
 
-@register("snr", mode=_rate_mode)
+@register("snr", mode=_rate_mode, higher_is_better=True, label="SNR", unit="dB")
 def snr(ref: np.ndarray, est: np.ndarray, sample_rate: int, kind: str) -> float:
     """10·log10(Σref² / Σ(ref−est)²) in dB, capped at +100 dB (identical signals give 100.0, not inf)."""
     noise = np.sum((ref - est) ** 2)
@@ -25,7 +25,7 @@ def snr(ref: np.ndarray, est: np.ndarray, sample_rate: int, kind: str) -> float:
     return min(SNR_CAP_DB, 10.0 * np.log10(np.sum(ref**2) / noise))
 
 
-@register("lsd", mode=_rate_mode)
+@register("lsd", mode=_rate_mode, higher_is_better=False, label="LSD", unit="dB")
 def lsd(ref: np.ndarray, est: np.ndarray, sample_rate: int, kind: str) -> float:
     """Log-spectral distance in dB: STFT 2048/512 Hann, RMS over bins of the dB difference, mean over frames."""
     diff = 10.0 * (np.log10(power_spectrogram(ref) + POWER_EPS) - np.log10(power_spectrogram(est) + POWER_EPS))
@@ -37,7 +37,9 @@ def _log_mel(x: np.ndarray, sample_rate: int) -> np.ndarray:
     return np.log(np.maximum(magnitude @ mel_filterbank(sample_rate).T, MEL_EPS))
 
 
-@register("mel_distance", mode=_rate_mode)
+@register(
+    "mel_distance", mode=_rate_mode, higher_is_better=False, label="Mel distance", unit="L1 log-mel", decimals=3
+)
 def mel_distance(ref: np.ndarray, est: np.ndarray, sample_rate: int, kind: str) -> float:
     """Mean absolute difference of natural-log magnitude mel spectrograms (80 HTK mels, 0 Hz..Nyquist,
     STFT 2048/512 Hann, floor 1e-5), as in HiFi-GAN's mel loss."""

@@ -7,57 +7,11 @@ linear output; the trunk is computed once per forward pass and feeds both heads.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 from torch import nn
 
+from .config import INRConfig, model_config
 from .layers import PositionalEncoding, SineLayer, output_layer
-
-
-@dataclass(frozen=True)
-class INRConfig:
-    """Architecture of an INR; everything needed to rebuild it from a bitstream."""
-
-    arch: str
-    shared: tuple[int, ...]
-    head_widths: tuple[int, ...] = ()
-    num_heads: int = 1
-    pe_frequencies: int = 0
-    pe_sigma: float = 2.0
-    omega_0: float = 30.0
-    omega: float = 30.0
-
-    def __post_init__(self):
-        object.__setattr__(self, "shared", tuple(int(w) for w in self.shared))
-        object.__setattr__(self, "head_widths", tuple(int(w) for w in self.head_widths))
-        if not isinstance(self.num_heads, int) or isinstance(self.num_heads, bool):
-            raise ValueError(f"num_heads must be an integer, got {self.num_heads!r}")
-        if self.num_heads < 1 or self.num_heads > 8:
-            raise ValueError(f"num_heads must be 1..8, got {self.num_heads}")
-        widths = self.shared + self.head_widths
-        if not widths:
-            raise ValueError("an INR needs at least one hidden layer")
-        if any(w < 1 or w > 8192 for w in widths):
-            raise ValueError(f"layer widths must be 1..8192, got {widths}")
-        if len(widths) > 32:
-            raise ValueError("at most 32 hidden layers")
-        for name, (low, high) in {"pe_sigma": (1e-3, 16.0), "omega_0": (1e-3, 1e5), "omega": (1e-3, 1e5)}.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-                raise ValueError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}")
-        if not isinstance(self.pe_frequencies, int) or not 0 <= self.pe_frequencies <= 32:
-            raise ValueError(f"pe_frequencies must be 0..32, got {self.pe_frequencies}")
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["shared"] = list(self.shared)
-        d["head_widths"] = list(self.head_widths)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "INRConfig":
-        return cls(**d)
 
 
 class INR(nn.Module):
@@ -104,15 +58,9 @@ class INR(nn.Module):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def paper_style_parameters(self) -> int:
-        """The paper's '#Params' column: the trunk counted six times, each head once.
 
-        Reverse-engineered from every row of the paper's Tables 1-3 (e.g. Siamese SIREN
-        513,026 = 6 x 74,496 + 66,050). A one-head model counts as all trunk (843,270 for a
-        3x256 PE-SIREN). For comparison with the paper only; the true count is num_parameters().
-        """
-        total = self.num_parameters()
-        if self.config.num_heads == 1:
-            return 6 * total
-        trunk = self.trunk_parameters()
-        return 6 * trunk + (total - trunk)
+def build_model(config: INRConfig | str) -> INR:
+    """A fresh INR of a config or a preset name (initialized from torch's current seed)."""
+    if isinstance(config, str):
+        config = model_config(config)
+    return INR(config)

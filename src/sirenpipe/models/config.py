@@ -1,4 +1,5 @@
-"""Architectures and named presets, registered by name (as CompressAI's model zoo).
+"""Model configurations: INRConfig, and the architectures and named presets that build them,
+registered by name (as CompressAI's model zoo). No torch: the workflow reads configs at parse time.
 
 An architecture is a function of keyword overrides returning an INRConfig; a preset is an
 architecture plus the overrides of one row of the paper's tables.
@@ -6,9 +7,54 @@ architecture plus the overrides of one row of the paper's tables.
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Callable
 
-from .inr import INR, INRConfig
+
+@dataclass(frozen=True)
+class INRConfig:
+    """Architecture of an INR; everything needed to rebuild it from a bitstream."""
+
+    arch: str
+    shared: tuple[int, ...]
+    head_widths: tuple[int, ...] = ()
+    num_heads: int = 1
+    pe_frequencies: int = 0
+    pe_sigma: float = 2.0
+    omega_0: float = 30.0
+    omega: float = 30.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "shared", tuple(int(w) for w in self.shared))
+        object.__setattr__(self, "head_widths", tuple(int(w) for w in self.head_widths))
+        if not isinstance(self.num_heads, int) or isinstance(self.num_heads, bool):
+            raise ValueError(f"num_heads must be an integer, got {self.num_heads!r}")
+        if self.num_heads < 1 or self.num_heads > 8:
+            raise ValueError(f"num_heads must be 1..8, got {self.num_heads}")
+        widths = self.shared + self.head_widths
+        if not widths:
+            raise ValueError("an INR needs at least one hidden layer")
+        if any(w < 1 or w > 8192 for w in widths):
+            raise ValueError(f"layer widths must be 1..8192, got {widths}")
+        if len(widths) > 32:
+            raise ValueError("at most 32 hidden layers")
+        for name, (low, high) in {"pe_sigma": (1e-3, 16.0), "omega_0": (1e-3, 1e5), "omega": (1e-3, 1e5)}.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                raise ValueError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}")
+        if not isinstance(self.pe_frequencies, int) or not 0 <= self.pe_frequencies <= 32:
+            raise ValueError(f"pe_frequencies must be 0..32, got {self.pe_frequencies}")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["shared"] = list(self.shared)
+        d["head_widths"] = list(self.head_widths)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "INRConfig":
+        return cls(**d)
+
 
 ARCHITECTURES: dict[str, Callable[..., INRConfig]] = {}
 PRESETS: dict[str, tuple[str, dict]] = {}
@@ -82,9 +128,3 @@ def model_config(preset: str | None = None, arch: str | None = None, **overrides
     if arch not in ARCHITECTURES:
         raise KeyError(f"unknown architecture {arch!r}; known: {', '.join(sorted(ARCHITECTURES))}")
     return ARCHITECTURES[arch](**overrides)
-
-
-def build_model(config: INRConfig | str) -> INR:
-    if isinstance(config, str):
-        config = model_config(config)
-    return INR(config)

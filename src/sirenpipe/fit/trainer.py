@@ -1,4 +1,4 @@
-"""Overfit an INR to one clip (the encoder's expensive half), or several clips at once.
+"""The fit: a Trainer holds models, data and optimizer; fit() and fit_many() run it.
 
 Performance notes (measured figures: README "Performance", `benchmarks/fit_step.py`): the
 trunk runs once for all heads, omega is folded into the matmuls and the sine layer has a
@@ -13,7 +13,7 @@ import copy
 import os
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,43 +21,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .device import resolve_device
-from .errors import FitDivergedError
-from .models import INR, INRConfig
-
-PRECISIONS = ("fp32", "bf16")
-
-
-@dataclass(frozen=True)
-class FitConfig:
-    """Training settings; the defaults are the paper's (full batch, Adam 1e-4, 2500 steps)."""
-
-    steps: int = 2500
-    lr: float = 1e-4
-    weight_decay: float = 1e-5
-    batch_size: int | None = None  # None: all samples every step; else random mini-batches
-    seed: int = 0
-    device: str = "auto"
-    check_every: int = 25  # steps between host syncs (NaN check, progress bar)
-    # torch.compile the loss (forward + backward): ~10% faster steps on CPU, but the first
-    # compile takes ~30 s on 2 cores (a few s from the cache under ~/.cache/sirenpipe), so it
-    # pays for long fits (the paper's 2500 full-batch steps), not for short mini-batch ones.
-    compile: bool = False
-    # "bf16": bf16 autocast (matmuls and activations in bf16; weights, loss and Adam in fp32).
-    precision: str = "fp32"
-
-    def __post_init__(self):
-        if self.steps < 1:
-            raise ValueError(f"steps must be >= 1, got {self.steps}")
-        if self.batch_size is not None and self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if not isinstance(self.compile, bool):
-            raise ValueError(f"compile must be true or false, got {self.compile!r}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from ..device import resolve_device
+from ..errors import FitDivergedError
+from ..models import INR, INRConfig
+from .config import FitConfig
 
 
 @dataclass

@@ -1,0 +1,11 @@
+"""Overfit an INR to one clip (the encoder's expensive half), or several clips at once.
+
+FitConfig (:mod:`.config`) needs no torch; the trainer (:mod:`.trainer`) is imported on first use.
+"""
+
+from .._lazy import lazy_exports
+from .config import PRECISIONS, FitConfig
+
+__getattr__ = lazy_exports(__name__, {".trainer": ("FitResult", "Trainer", "fit", "fit_many", "time_grid")})
+
+__all__ = ["PRECISIONS", "FitConfig", "FitResult", "Trainer", "fit", "fit_many", "time_grid"]

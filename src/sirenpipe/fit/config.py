@@ -1,0 +1,39 @@
+"""Training settings (no torch: the workflow resolves them at parse time)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+PRECISIONS = ("fp32", "bf16")
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Training settings; the defaults are the paper's (full batch, Adam 1e-4, 2500 steps)."""
+
+    steps: int = 2500
+    lr: float = 1e-4
+    weight_decay: float = 1e-5
+    batch_size: int | None = None  # None: all samples every step; else random mini-batches
+    seed: int = 0
+    device: str = "auto"
+    check_every: int = 25  # steps between host syncs (NaN check, progress bar)
+    # torch.compile the loss (forward + backward): faster steps, after a cold compile that is
+    # slow on few cores (then cached under ~/.cache/sirenpipe), so it pays for long fits (the
+    # paper's 2500 full-batch steps), not for short mini-batch ones.
+    compile: bool = False
+    # "bf16": bf16 autocast (matmuls and activations in bf16; weights, loss and Adam in fp32).
+    precision: str = "fp32"
+
+    def __post_init__(self):
+        if self.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {self.steps}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not isinstance(self.compile, bool):
+            raise ValueError(f"compile must be true or false, got {self.compile!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)

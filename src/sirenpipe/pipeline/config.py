@@ -1,0 +1,134 @@
+"""What the workflow needs at parse time: resolved ablations, the clip catalogue, the vocabularies.
+
+This is the only sirenpipe module ``workflow/rules/common.smk`` imports. Every ``snakemake``
+invocation (``-n`` included, and each cluster job's own parse) imports it, so it must stay light:
+no torch, scipy or pandas (``tests/test_pipeline.py`` checks this in a fresh interpreter).
+"""
+
+from __future__ import annotations
+
+import glob
+import re
+import sys
+
+from .. import __version__ as VERSION
+from ..allocator import allocator_env
+from ..baselines import CODECS
+from ..codec.quantize import QuantConfig
+from ..codec.variants import VARIANTS, allowed_variants, default_variant
+from ..datasets import ClipSource, discover, probe_all, selection_rank
+from ..fit.config import FitConfig
+from ..models.config import model_config
+
+__all__ = [
+    "CODEC_NAMES",
+    "VARIANTS",
+    "VERSION",
+    "ClipSource",
+    "active_datasets",
+    "allocator_env",
+    "auto_clips_per_fit",
+    "catalogue",
+    "fit_groups",
+    "one_of",
+    "resolve_ablation",
+    "selection_rank",
+]
+
+CODEC_NAMES: tuple[str, ...] = tuple(CODECS)  # the classical codec baselines (baselines.py)
+
+
+def one_of(names) -> str:
+    """A wildcard constraint matching exactly these names (nothing when there are none)."""
+    return "|".join(re.escape(n) for n in names) or "(?!)"
+
+
+def resolve_ablation(ablation: dict, defaults: dict, clip_samples: int | None = None) -> dict:
+    """An ablation with the defaults filled in and its model config resolved: everything a
+    job needs, and exactly what its params (and so its rerun trigger) contain.
+
+    clips_per_fit (a workflow setting, not the fit's) is resolved here: "auto" batches short
+    clips on GPUs only (see auto_clips_per_fit); clip_samples is the clips' length.
+    """
+    fit_settings = {**defaults.get("fit", {}), **ablation.get("fit", {})}
+    together = fit_settings.pop("clips_per_fit", "auto")
+    fit_config = FitConfig(**fit_settings)
+    if together == "auto":
+        sizes = [n for n in (fit_config.batch_size, clip_samples) if n]  # samples per step
+        together = auto_clips_per_fit(fit_config.device, min(sizes) if sizes else None)
+    quant = {**defaults.get("quant", {}), **ablation.get("quant", {})}
+    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in ablation.get("model", {}).items()}
+    model = model_config(ablation["preset"], **overrides).to_dict()
+    variants = list(ablation.get("variants") or [default_variant(model["num_heads"])])
+    allowed = allowed_variants(model["num_heads"])
+    refused = [v for v in variants if v not in allowed]
+    if refused:
+        raise ValueError(f"ablation {ablation['name']}: decoder variant(s) {', '.join(refused)} need two heads; "
+                         f"this model allows: {', '.join(allowed)}")
+    return {
+        "name": ablation["name"],
+        "preset": ablation["preset"],
+        "model": model,
+        "fit": fit_config.to_dict(),
+        "clips_per_fit": int(together),
+        "quant": QuantConfig(**quant).to_dict(),
+        "variants": variants,
+        "alpha": float(ablation.get("alpha", 2.0)),
+    }
+
+
+def auto_clips_per_fit(device: str, samples_per_step: int | None) -> int:
+    """How many clips of one ablation to fit together in one batched model (fit_many).
+
+    On CPU the step is matmul-bound and batching gains nothing (measured: benchmarks/fit_step.py
+    --variants naive,sirenpipe,sirenpipe+many4), so 1. On a GPU a short clip's step leaves the
+    card mostly idle: batch clips up to ~2^18 samples per step (a 10 s full-batch clip already
+    has 220,500: 1; 3 s full batch: 3; mini-batches of 16384: 16, the cap). The device is known
+    only when the ablation names it (cuda); "auto" ablations get 1.
+    """
+    if not device.startswith("cuda") or not samples_per_step:
+        return 1
+    return max(1, min(16, 2**18 // samples_per_step))
+
+
+def active_datasets(datasets: dict) -> dict:
+    """The configured datasets less optional ones that are absent and fallbacks not needed."""
+    present = {}
+    for name, spec in datasets.items():
+        location = spec.get("root") or spec.get("glob")
+        if spec.get("optional") and not (location and glob.glob(location)):
+            print(f"note: dataset {name}: {location} not found; skipped", file=sys.stderr)
+            continue
+        present[name] = spec
+    return {n: s for n, s in present.items() if s.get("unless") not in present}
+
+
+def catalogue(datasets: dict, sample_rate: int, duration: float, probe_cache) -> tuple[dict, list]:
+    """Clips per active dataset ({dataset: {clip_id: ClipSource}}), each found and loaded once
+    (results cached in probe_cache), and the unusable ones (unreadable, silent, NaN) as failure
+    records, so that one broken file is named in the tables instead of stopping the run."""
+    clips, failed = {}, []
+    for name, spec in active_datasets(datasets).items():
+        clips[name] = {}
+        spec = {k: v for k, v in spec.items() if k not in ("optional", "unless")}
+        sources = discover(spec, duration)
+        reasons = probe_all(sources, sample_rate, duration, probe_cache)
+        for source in sources:
+            reason = reasons[source.clip_id]
+            if reason is None:
+                clips[name][source.clip_id] = source
+            else:
+                failed.append({**source.to_dict(), "dataset": name, "error": reason})
+        if len(clips[name]) < spec["clips"]:
+            print(f"warning: dataset {name}: {len(clips[name])} usable clips, {spec['clips']} requested",
+                  file=sys.stderr)
+    return clips, failed
+
+
+def fit_groups(clip_ids, seed: int, size: int) -> tuple[list[list[str]], dict[str, int]]:
+    """Clips in groups of `size` (one batched fit each), in the dataset's selection order
+    (raising `clips` adds clips at the end, so earlier groups stay as they are), and each
+    clip's group index."""
+    ordered = sorted(clip_ids, key=lambda c: selection_rank(seed, c))
+    groups = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+    return groups, {c: i for i, group in enumerate(groups) for c in group}

@@ -1,0 +1,81 @@
+"""Stage `fit` (one clip) and stages `fit_clips` + `split_fit` (several clips of one ablation in
+one batched model, unpacked into the same per-clip files).
+
+A checkpoint holds the model config, its weights and the clip facts the quantizer needs (peak
+scale, sample rate, sample count), so quantizing does not read the clip again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .. import __version__
+from ..atomic import atomic_path
+from ..audio import Clip, load_clip
+from ..fit import FitConfig, fit, fit_many
+from ..models import INRConfig
+from .io import write_json
+
+
+def fit_clip(clip_wav, ablation: dict, out_checkpoint, out_history, threads: int = 1) -> None:
+    torch.set_num_threads(max(1, threads))
+    clip = load_clip(clip_wav)
+    config = INRConfig.from_dict(ablation["model"])
+    result = fit(clip.samples, config, FitConfig(**ablation["fit"]), progress=True)
+    _save_fit(config.to_dict(), _fit_entry(result, clip, ablation), out_checkpoint, out_history)
+    print(f"fit: {result.steps} steps in {result.seconds:.1f} s on {result.device}, final loss {result.final_loss:.3e}")
+
+
+def fit_clips(clip_wavs: list, ablation: dict, out_batch, threads: int = 1) -> None:
+    """Fit several clips of one ablation together (fit_many: one batched model per group of
+    equal-length clips) and store every clip's weights and history in one file, which
+    split_fit() unpacks into the per-clip files fit_clip() would have written."""
+    torch.set_num_threads(max(1, threads))
+    config = INRConfig.from_dict(ablation["model"])
+    clips = {Path(w).stem: load_clip(w) for w in clip_wavs}
+    by_length = {}
+    for name, clip in clips.items():
+        by_length.setdefault(len(clip.samples), []).append(name)
+    entries = {}
+    for names in by_length.values():
+        results = fit_many([clips[n].samples for n in names], config, FitConfig(**ablation["fit"]), progress=True)
+        for name, result in zip(names, results):
+            entries[name] = _fit_entry(result, clips[name], ablation, together=len(names))
+        print(f"fit: {len(names)} clips together, {results[0].steps} steps in {results[0].seconds:.1f} s "
+              f"on {results[0].device}")
+    with atomic_path(out_batch) as tmp:
+        torch.save({"model": config.to_dict(), "clips": entries}, tmp)
+
+
+def split_fit(batch, clip: str, out_checkpoint, out_history) -> None:
+    saved = torch.load(batch, map_location="cpu", weights_only=True)
+    _save_fit(saved["model"], saved["clips"][clip], out_checkpoint, out_history)
+
+
+def load_checkpoint(path) -> tuple:
+    """(model on the CPU, clip facts {peak_scale, sample_rate, num_samples}) from a fit's checkpoint."""
+    from ..models import INR
+
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    model = INR(INRConfig.from_dict(saved["model"]))
+    model.load_state_dict(saved["state_dict"])
+    return model, saved["clip"]
+
+
+def _fit_entry(result, clip: Clip, ablation: dict, together: int = 1) -> dict:
+    """A fit's weights, its clip's facts and its history. `seconds` is this clip's share of the
+    wall time (the batched fit's time over the clips fitted together)."""
+    history = {"seed": result.seed, "steps": result.steps, "seconds": result.seconds / together,
+               "clips_together": together, "device": result.device, "final_loss": result.final_loss,
+               "loss_history": result.loss_history, "fit": ablation["fit"], "library_version": __version__}
+    facts = {"peak_scale": float(clip.peak_scale), "sample_rate": int(clip.sample_rate),
+             "num_samples": len(clip.samples)}
+    return {"state_dict": result.model.state_dict(), "clip": facts, "history": history}
+
+
+def _save_fit(model: dict, entry: dict, out_checkpoint, out_history) -> None:
+    with atomic_path(out_checkpoint) as tmp:
+        torch.save({"model": model, "state_dict": entry["state_dict"], "clip": entry["clip"]}, tmp)
+    write_json(out_history, entry["history"])
