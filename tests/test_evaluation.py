@@ -5,14 +5,17 @@ from __future__ import annotations
 import math
 import os
 
+import matplotlib.figure
 import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
+import pyarrow
 import pytest
 
 from conftest import speech_like
 from sirenpipe.evaluation import figures
 from sirenpipe.evaluation.tables import (
+    axis_label,
     HIGHER_IS_BETTER,
     LOWER_IS_BETTER,
     METRIC_COLUMNS,
@@ -240,18 +243,47 @@ def test_write_parquet_atomic_round_trip(tmp_path, scores, summary):
 
 def test_write_parquet_atomic_failure_leaves_nothing(tmp_path):
     bad = pd.DataFrame({"x": [1, "not an int", object()]})  # pyarrow cannot convert this column
-    with pytest.raises(Exception):
+    with pytest.raises(pyarrow.ArrowInvalid, match="Could not convert 'not an int' with type str"):
         write_parquet_atomic(bad, tmp_path / "bad.parquet")
     assert list(tmp_path.iterdir()) == []
 
 
 # --------------------------------------------------------------------------------------------- figures
-def _assert_png(path, min_width=200, min_height=150):
+@pytest.fixture
+def saved(monkeypatch):
+    """Every Figure saved during the test, captured at savefig (its axes, labels and artists are
+    inspected after the PNG is written and the figure closed)."""
+    figs = []
+    original = matplotlib.figure.Figure.savefig
+
+    def spy(self, *args, **kwargs):
+        figs.append(self)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", spy)
+    return figs
+
+
+def _assert_png(path, min_width=200, min_height=150, min_std=0.05, min_ink=0.02):
+    """A complete PNG that is not blank: pixel spread (std of RGB values) and the fraction of
+    non-background pixels above floors (a white canvas has 0 and 0)."""
     assert path.exists() and path.stat().st_size > 0
     image = mpimg.imread(path)
     assert image.ndim == 3 and image.shape[0] >= min_height and image.shape[1] >= min_width
+    rgb = image[..., :3]
+    assert rgb.std() > min_std, f"{path.name}: pixel std {rgb.std():.4f}: blank?"
+    ink = np.mean(np.any(np.abs(rgb - rgb[0, 0]) > 0.1, axis=-1))
+    assert ink > min_ink, f"{path.name}: {ink:.2%} of pixels differ from the background"
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
     return image
+
+
+def _texts(artists) -> list[str]:
+    return [t.get_text() for t in artists]
+
+
+def _visible_axes(fig) -> list:
+    return [ax for ax in fig.axes if ax.get_visible()]
 
 
 def test_log_mel_spectrogram_peak_at_tone():
@@ -267,27 +299,83 @@ def test_log_mel_spectrogram_peak_at_tone():
     assert np.all(silent == -100.0)
 
 
-def test_plot_spectrograms(tmp_path):
+def test_plot_spectrograms(tmp_path, saved):
     ref = speech_like(16000, 1.0)
     recons = {"siamese": ref + 0.01 * np.sin(np.arange(ref.size)), "f0": ref * 0.5, "failed": None}
     out = figures.plot_spectrograms(ref, recons, 16000, tmp_path / "spec.png", "demo-speech / speech-00")
-    image = _assert_png(out)
+    image = _assert_png(out, min_std=0.1, min_ink=0.3)  # mostly dark magma panels
     assert image.shape[0] > image.shape[1] * 0.5  # four stacked panels
+    (fig,) = saved
+    *panels, cbar = fig.axes
+    assert [ax.get_title(loc="left") for ax in panels] == ["Original", "siamese", "f0", "failed"]
+    assert fig._suptitle.get_text() == "demo-speech / speech-00"
+    assert all(ax.get_ylabel() == "Frequency (Hz)" for ax in panels)
+    assert panels[-1].get_xlabel() == "Time (s)"
+    assert _texts(panels[0].get_yticklabels()) == ["0", "500", "1000", "2000", "4000", "8000"]  # Hz on a mel axis
+    assert cbar.get_ylabel() == "Level (dB re. original peak)"
+    # one colour scale, 0 dB = the original's peak: the original peaks at 0 dB, f0 = ref / 2 at -6.02 dB
+    levels = [ax.images[0].get_array() for ax in panels[:3]]
+    assert levels[0].max() == pytest.approx(0.0, abs=1e-9)
+    assert levels[2].max() == pytest.approx(20 * np.log10(0.5), abs=0.01)
+    assert levels[1].max() == pytest.approx(0.0, abs=0.5)
+    assert levels[0].shape == (128, 16000 // 256 + 1)
+    assert panels[0].images[0].get_extent() == pytest.approx([0.0, 1.0, 0.0, figures._hz_to_mel(8000.0)])
+    assert not panels[3].images and "not available" in _texts(panels[3].texts)  # the None reconstruction
 
 
-def test_plot_loss_curves(tmp_path):
+def test_plot_loss_curves(tmp_path, saved):
     histories = {"siamese-siren": list(np.geomspace(0.1, 1e-4, 50)), "optimized-siren": [0.1, np.nan, 0.01, 0.0]}
     _assert_png(figures.plot_loss_curves(histories, tmp_path / "loss.png", "Training loss"))
-    _assert_png(figures.plot_loss_curves({"x": [float("nan")]}, tmp_path / "none.png", "nothing"))
+    _assert_png(figures.plot_loss_curves({"x": [float("nan")]}, tmp_path / "none.png", "nothing"),
+                min_std=0.01, min_ink=0.005)
+    (ax,), (empty,) = saved[0].axes, saved[1].axes
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("Step", "Training loss (MSE, log scale)",
+                                                                  "Training loss")
+    assert ax.get_yscale() == "log"
+    legend = ax.get_legend()
+    assert legend.get_title().get_text() == "Run" and _texts(legend.get_texts()) == ["siamese-siren", "optimized-siren"]
+    full, gappy = ax.get_lines()
+    assert list(full.get_xdata()) == list(range(1, 51)) and full.get_ydata() == pytest.approx(np.geomspace(0.1, 1e-4, 50))
+    assert list(gappy.get_xdata()) == [1.0, 3.0] and list(gappy.get_ydata()) == [0.1, 0.01]  # NaN and 0 skipped, steps kept
+    assert not empty.get_lines() and empty.get_legend() is None
+    assert _texts(empty.texts) == ["no finite loss values"] and empty.get_title() == "nothing"
 
 
-def test_plot_metric_bars(tmp_path, summary):
+SERIES = ["siamese-siren / f0", "siamese-siren / mean", "siamese-siren / siamese", "siamese-siren / blind",
+          "optimized-siren / f0", "optimized-siren / blind"]  # paper variant order within each ablation
+BAR_METRICS = ["visqol", "pesq", "stoi", "estoi", "snr", "lsd", "mel_distance"]  # cdpam: never computed
+
+
+def test_plot_metric_bars(tmp_path, summary, saved):
     _assert_png(figures.plot_metric_bars(summary, tmp_path / "bars.png"), min_width=600)
     _assert_png(figures.plot_metric_bars(summary, tmp_path / "two.png", metrics=["visqol", "cdpam", "snr"]))
-    _assert_png(figures.plot_metric_bars(summary.iloc[0:0], tmp_path / "empty.png"), min_width=100, min_height=50)
+    _assert_png(figures.plot_metric_bars(summary.iloc[0:0], tmp_path / "empty.png"), min_width=100, min_height=50,
+                min_std=0.01, min_ink=0.005)
+    bars, two, empty = saved
+    axes = _visible_axes(bars)
+    assert [ax.get_ylabel() for ax in axes] == [axis_label(m) for m in BAR_METRICS]
+    assert axes[0].get_ylabel() == "ViSQOL MOS ↑" and axes[4].get_ylabel() == "SNR (dB) ↑"
+    assert axes[5].get_ylabel() == "LSD (dB) ↓"
+    assert [ax.get_title() for ax in axes] == [axis_label(m).rstrip(" ↑↓") for m in BAR_METRICS]
+    assert _texts(axes[0].get_xticklabels()) == ["demo-speech\n(speech)", "demo-music\n(music)"]
+    (legend,) = bars.legends
+    assert legend.get_title().get_text() == "Ablation / variant" and _texts(legend.get_texts()) == SERIES
+    assert "(error bars: 95 % CI)" in bars._suptitle.get_text()
+    # every bar's height is its group's mean, at its series' slot in its dataset's group
+    width = 0.8 / len(SERIES)
+    heights = {round(p.get_x() + p.get_width() / 2, 6): p.get_height() for p in axes[0].patches}
+    assert len(heights) == len(SERIES) * 2
+    for d, dataset in enumerate(DATASETS):
+        for s, label in enumerate(SERIES):
+            ablation, variant = label.split(" / ")
+            x = round(d - 0.4 + width * (s + 0.5), 6)
+            assert heights[x] == pytest.approx(_group(summary, dataset, ablation, variant)["visqol_mean"])
+    assert heights[round(-0.4 + width * 2.5, 6)] == pytest.approx(2.0)  # the hand-checked group
+    assert [ax.get_title() for ax in _visible_axes(two)] == ["ViSQOL MOS", "SNR (dB)"]  # cdpam has no values
+    assert "no metric values to plot" in _texts(empty.axes[0].texts)
 
 
-def test_plot_rate_quality(tmp_path, scores):
+def test_plot_rate_quality(tmp_path, scores, saved):
     _assert_png(figures.plot_rate_quality(scores, tmp_path / "rq.png", "visqol"), min_width=600)
     # a classical codec with several bitrates (presets) joins the table as an extra series
     opus = scores[(scores.status == "ok") & (scores.variant == "f0") & (scores.ablation == "optimized-siren")]
@@ -304,6 +392,35 @@ def test_plot_rate_quality(tmp_path, scores):
         ]
     )
     _assert_png(figures.plot_rate_quality(pd.concat([scores, opus]), tmp_path / "rq-opus.png", "visqol"))
-    _assert_png(figures.plot_rate_quality(scores, tmp_path / "rq-cdpam.png", "cdpam"), min_width=100, min_height=50)
+    _assert_png(figures.plot_rate_quality(scores, tmp_path / "rq-cdpam.png", "cdpam"), min_width=100, min_height=50,
+                min_std=0.01, min_ink=0.005)
     one = scores[(scores["clip"] == "speech-00")]
     _assert_png(figures.plot_rate_quality(one, tmp_path / "rq-one.png", "snr"))
+    rq, with_opus, cdpam, single = saved
+
+    speech, music = _visible_axes(rq)
+    assert speech.get_title() == "demo-speech (speech)\nmode: speech-16k-lattice"
+    assert music.get_title() == "demo-music (music)\nmode: audio-48k"
+    for ax in (speech, music):
+        assert (ax.get_xlabel(), ax.get_ylabel()) == ("Bitrate (kbps)", "ViSQOL MOS ↑")
+    assert rq._suptitle.get_text() == "Rate–quality: ViSQOL MOS  (mean ± 95 % CI; faint: clips)"
+    (legend,) = rq.legends
+    assert legend.get_title().get_text() == "Ablation / Variant" and _texts(legend.get_texts()) == SERIES
+    # the hand-checked group's mean point: ViSQOL 2.0 near its 150.01 kbps (dodged sideways from its
+    # ablation's other variants at the same bitrate, which the figure says)
+    means = [line for line in speech.get_lines() if len(line.get_xdata()) == 1 and line.get_marker() not in "|_"]
+    hand = [line for line in means if line.get_ydata()[0] == pytest.approx(2.0)]
+    assert len(hand) == 1 and hand[0].get_xdata()[0] == pytest.approx(150.01, rel=0.05)
+    assert "Series at the same bitrate are offset sideways for legibility." in _texts(rq.texts)
+
+    speech, music = _visible_axes(with_opus)
+    assert _texts(with_opus.legends[0].get_texts()) == [*SERIES, "classical / opus"]
+    assert speech.get_xscale() == "log"  # 6 .. 150 kbps
+    curves = [line for line in speech.get_lines() if len(line.get_xdata()) == 3]  # opus's 3 operating points
+    assert len(curves) == 1 and list(curves[0].get_xdata()) == pytest.approx([6.0, 12.0, 24.0])
+    assert list(curves[0].get_ydata()) == pytest.approx(sorted(curves[0].get_ydata()))  # more bits, better
+
+    (ax,) = cdpam.axes
+    assert _texts(ax.texts) == ["no cdpam values with a bitrate"] and ax.get_xlabel() == "Bitrate (kbps)"
+    (ax,) = _visible_axes(single)
+    assert ax.get_ylabel() == "SNR (dB) ↑" and ax.get_title().startswith("demo-speech (speech)")

@@ -3,6 +3,7 @@ rerun semantics (by dry-run job counts) that researchers rely on."""
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import shutil
@@ -40,17 +41,23 @@ TINY = {
 }
 
 
-def run(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    cmd = [*SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args]
+def run(workdir: Path, *args: str, check: bool = True, version: str | None = None) -> subprocess.CompletedProcess:
+    """Snakemake in workdir; with `version`, as if the library's version were that (its __version__ is set
+    before the workflow imports it, so every rule's `version` param carries it)."""
+    snakemake = SNAKEMAKE
+    if version is not None:
+        snakemake = [sys.executable, "-c", f"import sirenpipe, runpy; sirenpipe.__version__ = {version!r}; "
+                     "runpy.run_module('snakemake', run_name='__main__', alter_sys=True)"]
+    cmd = [*snakemake, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
     return result
 
 
-def dry_run_jobs(workdir: Path) -> Counter:
+def dry_run_jobs(workdir: Path, *args: str, version: str | None = None) -> Counter:
     """Jobs per rule that a dry run would execute (from Snakemake's job stats table)."""
-    out = run(workdir, "-n").stdout
+    out = run(workdir, "-n", *args, version=version).stdout
     counts = Counter()
     if "Nothing to be done" in out:
         return counts
@@ -169,3 +176,48 @@ def test_adding_a_clip_runs_only_that_clips_jobs(workdir):
     finally:
         (workdir / "audio" / "d-third.wav").unlink()
         write_config(workdir, TINY)
+
+
+# --- rerun semantics per setting: each rule's params hold only the slice of its ablation it uses ------
+def _edit_ablation(workdir: Path, index: int, **changes) -> None:
+    config = copy.deepcopy(TINY)
+    config["ablations"][index].update(changes)
+    write_config(workdir, config)
+
+
+REPORT = {"collect": 1, "figures": 1, "spectrogram": 1, "all": 1}  # downstream of any per-clip change
+
+
+def test_editing_quant_requantizes_without_refitting(workdir):
+    _edit_ablation(workdir, 0, quant={"bits": 6})  # siamese: 2 clips x 2 variants
+    try:
+        assert dry_run_jobs(workdir) == Counter({"quantize": 2, "decode": 4, "score": 2, **REPORT})
+    finally:
+        write_config(workdir, TINY)
+
+
+def test_editing_alpha_redecodes_without_refitting_or_requantizing(workdir):
+    _edit_ablation(workdir, 0, alpha=1.5)
+    try:
+        assert dry_run_jobs(workdir) == Counter({"decode": 4, "score": 2, **REPORT})
+    finally:
+        write_config(workdir, TINY)
+
+
+def test_editing_variants_runs_only_what_depends_on_them(workdir):
+    _edit_ablation(workdir, 0, variants=["f0", "mean", "siamese"])  # one more: only its decodes are new
+    try:
+        assert dry_run_jobs(workdir) == Counter({"decode": 2, "score": 2, **REPORT})
+        _edit_ablation(workdir, 0, variants=["f0"])  # one fewer: nothing to decode, the rows change
+        assert dry_run_jobs(workdir) == Counter({"score": 2, **REPORT})
+    finally:
+        write_config(workdir, TINY)
+
+
+def test_a_library_version_bump_reruns_everything(workdir):
+    from sirenpipe import __version__
+
+    everything = dry_run_jobs(workdir, "--forceall")
+    assert everything["fit"] == 2 and everything["fit_clips"] == 1 and everything["prepare"] == 2
+    assert dry_run_jobs(workdir, version=__version__) == Counter()  # the version patch alone changes nothing
+    assert dry_run_jobs(workdir, version=__version__ + ".post1") == everything
