@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from sirenpipe.codec import QuantConfig, compress, decompress, read_header, stream_sizes, synthesize
-from sirenpipe.codec.quantize import pack_ints, quantize_tensor, unpack_ints
+from sirenpipe.codec.quantize import pack_ints, quantize_weight, unpack_ints
 from sirenpipe.errors import BitstreamError
 from sirenpipe.evaluation.paper import paper_style_bytes
 from sirenpipe.models import build_model
@@ -26,17 +26,19 @@ def stream(siamese):
     return compress(siamese, sample_rate=RATE, num_samples=N, peak_scale=0.5, preset="siamese-siren")
 
 
-def _payload_bytes(model, bits, per_channel=False):
+def _payload_bytes(model, bits, per_channel=False, float_bits=32):
+    """Format version 2 with fixed-length codes: scales, a mode byte and packed codes per weight."""
     total = 0
     for name, p in model.state_dict().items():
         if name.endswith("weight"):
-            total += 4 * (p.shape[0] if per_channel else 1) + (p.numel() * bits + 7) // 8
+            total += float_bits // 8 * (p.shape[0] if per_channel else 1) + 1 + (p.numel() * bits + 7) // 8
         else:
-            total += 4 * p.numel()
+            total += float_bits // 8 * p.numel()
     return total
 
 
-def test_int8_siamese_siren_is_about_143_kB_and_sized_from_the_real_bytes(siamese, stream):
+def test_int8_siamese_siren_is_about_143_kB_and_sized_from_the_real_bytes(siamese):
+    stream = compress(siamese, sample_rate=RATE, num_samples=N, peak_scale=0.5, quant=QuantConfig(8, coding="fixed"))
     header, offset = read_header(stream)
     assert len(stream) == offset + _payload_bytes(siamese, 8) + 4
     assert 142_000 < len(stream) < 144_000
@@ -46,10 +48,10 @@ def test_int8_siamese_siren_is_about_143_kB_and_sized_from_the_real_bytes(siames
     assert paper_style_bytes(siamese, 8) == 294_920  # paper: 303.7 kB incl. its pickle overhead
 
 
-@pytest.mark.parametrize("bits", [2, 3, 4, 6, 8])
+@pytest.mark.parametrize("bits", [2, 3, 4, 5, 6, 7, 8])
 @pytest.mark.parametrize("per_channel", [False, True])
 def test_roundtrip_error_is_at_most_half_a_step(siamese, bits, per_channel):
-    data = compress(siamese, sample_rate=RATE, num_samples=N, peak_scale=1.0, quant=QuantConfig(bits, per_channel))
+    data = compress(siamese, sample_rate=RATE, num_samples=N, peak_scale=1.0, quant=QuantConfig(bits, per_channel, "fixed"))
     assert len(data) == read_header(data)[1] + _payload_bytes(siamese, bits, per_channel) + 4
     decoded = decompress(data).model.state_dict()
     for name, w in siamese.state_dict().items():
@@ -63,9 +65,12 @@ def test_roundtrip_error_is_at_most_half_a_step(siamese, bits, per_channel):
 
 def test_quantize_is_symmetric_and_uses_the_full_range():
     w = np.array([[-1.0, 0.5, 0.0], [0.25, 1.0, -0.1]], dtype=np.float32)
-    q = quantize_tensor(w, QuantConfig(8))
-    assert q.values.max() == 127 and q.values.min() == -127
-    assert q.scales[0] == pytest.approx(1 / 127)
+    codes, scale = quantize_weight(torch.from_numpy(w), QuantConfig(8))
+    assert codes.max() == 127 and codes.min() == -127
+    assert scale.item() == pytest.approx(1 / 127)
+    w[0, 1] = 0.6
+    codes, scale = quantize_weight(torch.from_numpy(w), QuantConfig(4, per_channel=True))
+    assert codes.tolist() == [[-7, 4, 0], [2, 7, -1]] and scale.flatten().tolist() == pytest.approx([1 / 7, 1 / 7])
 
 
 @pytest.mark.parametrize("bits", range(2, 9))

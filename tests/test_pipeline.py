@@ -45,10 +45,11 @@ def _enum(*path):
 
 def test_schema_enums_equal_the_library_vocabulary():
     from sirenpipe.baselines import CODECS
+    from sirenpipe.codec.quantize import CODINGS, FLOAT_BITS, QuantConfig
     from sirenpipe.codec.variants import VARIANTS
     from sirenpipe.datasets import DATASET_TYPES
     from sirenpipe.datasets.catalog import KINDS
-    from sirenpipe.fit.config import PRECISIONS
+    from sirenpipe.fit.config import PRECISIONS, FitConfig
     from sirenpipe.metrics import available_metrics
 
     ablation = _enum("properties", "ablations", "items", "properties")
@@ -59,6 +60,11 @@ def test_schema_enums_equal_the_library_vocabulary():
     dataset = _enum("properties", "datasets", "additionalProperties", "properties")
     assert sorted(dataset["type"]["enum"]) == sorted(DATASET_TYPES)
     assert sorted(dataset["kind"]["enum"]) == sorted(KINDS)
+    quant = _enum("definitions", "quant", "properties")
+    assert quant["coding"]["enum"] == list(CODINGS) and quant["float_bits"]["enum"] == list(FLOAT_BITS)
+    # every setting of the library's configs can be set from the workflow, and nothing else
+    assert set(quant) == set(QuantConfig.__dataclass_fields__)
+    assert set(_enum("definitions", "fit", "properties")) - {"clips_per_fit"} == set(FitConfig.__dataclass_fields__)
 
 
 def test_tables_read_metric_direction_and_labels_from_the_registry():

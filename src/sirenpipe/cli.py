@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # --- encode ------------------------------------------------------------------------------
 def _add_encode(sub) -> None:
+    from .codec.quantize import CODINGS, FLOAT_BITS
     from .fit import PRECISIONS
     from .models import PRESETS
 
@@ -71,6 +72,16 @@ def _add_encode(sub) -> None:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default: %(default)s)")
     p.add_argument("--bits", type=int, default=8, help="weight bit width 2..8 (default: %(default)s)")
     p.add_argument("--per-channel", action="store_true", help="one quantization scale per output channel")
+    p.add_argument("--coding", default="entropy", choices=CODINGS,
+                   help="weight codes: range-coded (histogram or Laplace model, whichever is smaller, per tensor) "
+                        "or fixed-length (default: %(default)s)")
+    p.add_argument("--float-bits", type=int, default=32, choices=FLOAT_BITS, help="bits of biases and scales (default: %(default)s)")
+    p.add_argument("--qat", action="store_true",
+                   help="quantization-aware fitting: the last --qat-fraction of the steps train through the quantizer, "
+                        "so the decoded model is exactly the fitted one")
+    p.add_argument("--qat-fraction", type=float, default=0.5, help="share of the steps trained through the quantizer (default: %(default)s)")
+    p.add_argument("--rate-weight", type=float, default=0.0,
+                   help="rate-aware fitting: loss = MSE + this * estimated coded bits of the weights per sample (default: 0, off)")
     p.add_argument("--duration", type=float, default=10.0, help="encode at most this many seconds (default: %(default)s, the paper's)")
     p.add_argument("--pad", action="store_true", help="zero-pad a shorter file to --duration (the paper's fixed-length clips)")
     p.add_argument("--offset", type=float, default=0.0, help="seconds to skip at the start (default: 0)")
@@ -96,14 +107,18 @@ def _encode(args) -> None:
         raise ValueError(f"--duration must be positive, got {args.duration}")
     clip = load_clip(args.input, sample_rate=args.sample_rate, duration=args.duration, offset=args.offset, pad=args.pad)
     fit_config = FitConfig(steps=args.steps, lr=args.lr, batch_size=args.batch_size, seed=args.seed, device=args.device,
-                           compile=args.compile, precision=args.precision)
-    encoded = encode_clip(clip, args.preset, fit_config=fit_config, quant=QuantConfig(args.bits, args.per_channel), progress=not args.quiet)
+                           compile=args.compile, precision=args.precision, quant_aware=args.qat,
+                           qat_fraction=args.qat_fraction, rate_weight=args.rate_weight)
+    quant = QuantConfig(args.bits, args.per_channel, args.coding, args.float_bits)
+    encoded = encode_clip(clip, args.preset, fit_config=fit_config, quant=quant, progress=not args.quiet)
     write_bytes_atomic(args.output, encoded.data)
     r = encoded.fit
+    aware = [f"quantization-aware ({fit_config.qat_steps} steps)"] if args.qat else []
+    aware += [f"rate weight {args.rate_weight:g} (estimated {r.rate_bits / 8:,.0f} bytes of weight codes)"] if r.rate_bits else []
     print(
         f"{args.output}: {len(encoded.data)} bytes, {len(encoded.data) * 8 / clip.duration / 1000:.1f} kbps, "
-        f"{clip.duration:.2f} s at {clip.sample_rate} Hz, final loss {r.final_loss:.3e}, "
-        f"{r.steps} steps in {r.seconds:.1f} s on {r.device}, seed {r.seed}"
+        f"{clip.duration:.2f} s at {clip.sample_rate} Hz, {args.bits}-bit {args.coding} codes, final loss {r.final_loss:.3e}, "
+        f"{r.steps} steps in {r.seconds:.1f} s on {r.device}, seed {r.seed}" + "".join(f", {a}" for a in aware)
     )
 
 
@@ -159,8 +174,12 @@ def _info(args) -> None:
         **stream_sizes(data, h, stream.model).to_dict(),
         "paper_style_parameters": paper_style_parameters(stream.model),
         "paper_style_bytes": paper_style_bytes(stream.model, h.quant.bits),
+        "format_version": stream.version,
         "bits": h.quant.bits,
         "per_channel": h.quant.per_channel,
+        "coding": h.quant.coding,
+        "float_bits": h.quant.float_bits,
+        "tensors": [t.to_dict() for t in stream.tensors],
         "sample_rate": h.sample_rate,
         "num_samples": h.num_samples,
         "duration_s": h.duration,
@@ -175,8 +194,12 @@ def _info(args) -> None:
           f"PE {m.pe_frequencies}, omega_0 {m.omega_0:g}, omega {m.omega:g})")
     print(f"parameters:  {info['parameters']:,} (paper-style count {info['paper_style_parameters']:,})")
     print(f"size:        {info['bytes']:,} bytes, {info['kbps']:.1f} kbps (paper-style size {info['paper_style_bytes'] / 1000:.1f} kB)")
-    print(f"quantized:   {h.quant.bits}-bit {'per-channel' if h.quant.per_channel else 'per-tensor'} weights, fp32 biases")
+    print(f"quantized:   {h.quant.bits}-bit {'per-channel' if h.quant.per_channel else 'per-tensor'} weights, "
+          f"{h.quant.coding} codes, fp{h.quant.float_bits} biases and scales (format version {stream.version})")
     print(f"audio:       {h.duration:.3f} s, {h.num_samples} samples at {h.sample_rate} Hz, peak {h.peak_scale:.4f}")
+    print(f"{'tensor':30s} {'count':>8s} {'bits':>5s} {'coding':>9s} {'bytes':>8s} {'coded bits/value':>17s}")
+    for t in stream.tensors:
+        print(f"{t.name:30s} {t.count:8,d} {t.bits:5d} {t.coding:>9s} {t.bytes:8,d} {t.coded_bits_per_value:17.3f}")
 
 
 # --- score -------------------------------------------------------------------------------

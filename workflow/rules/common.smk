@@ -52,7 +52,7 @@ def ablation_params(stage):
     """The slice of an ablation's settings that a stage depends on, plus the library version:
     Snakemake reruns a job exactly when its params change."""
     keys = {
-        "fit": ("model", "fit"),
+        "fit": ("model", "fit", "fit_quant"),
         "quantize": ("preset", "quant"),
         "decode": ("alpha",),
         "score": ("name", "preset", "variants"),

@@ -41,9 +41,10 @@ def encode_clip(
     quant: QuantConfig = QuantConfig(),
     progress: bool = True,
 ) -> Encoded:
-    """Fit an INR (a preset, or an explicit config) to the clip and compress it."""
+    """Fit an INR (a preset, or an explicit config) to the clip and compress it. A quantization-
+    or rate-aware fit trains with `quant`, the settings it is compressed with."""
     config = model if model is not None else model_config(preset)
-    result = fit(clip.samples, config, fit_config, progress=progress)
+    result = fit(clip.samples, config, fit_config, progress=progress, quant=quant)
     data = compress(
         result.model,
         sample_rate=clip.sample_rate,

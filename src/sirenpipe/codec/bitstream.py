@@ -1,19 +1,25 @@
 """The .sirn container: a quantized INR plus what is needed to decode it.
 
-Layout (little endian), format version 1:
+Layout (little endian):
 
     magic     4 bytes  b"SIRN"
-    version   u8       1
+    version   u8       2 (this encoder); 1 is still read
     hlen      u32      length of the header
     header    hlen     UTF-8 JSON: model config, preset, sample_rate, num_samples,
-                       peak_scale, quant {bits, per_channel}
+                       peak_scale, quant {bits, per_channel, coding, float_bits}
     payload            per parameter, in the model's state_dict order:
-                         weight: float32 scales (1 or one per row), then ints packed at `bits`
-                         bias:   float32 values
+                         weight: scales (1, or one per row; f32 or f16 as float_bits says),
+                                 then its integer codes: version 1 packed at `bits`;
+                                 version 2 one record of codec/entropy.py (fixed, Laplace- or
+                                 histogram-range-coded, whichever is smallest)
+                         bias:   f32 or f16 values
     crc32     u32      CRC-32 of every byte before it
 
-The payload's layout follows from the header alone, so its expected size is checked before
-anything is allocated: a header cannot make the decoder allocate more than the file holds.
+The header bounds every allocation before the payload is read: version 1's payload size
+follows from the header alone and must match exactly; version 2's fixed parts (scales, biases,
+one mode byte per weight tensor) must fit in the payload, the model may have at most
+MAX_PARAMETERS parameters, and every record is read with bounds checks and must end exactly
+where the next begins.
 """
 
 from __future__ import annotations
@@ -22,17 +28,20 @@ import json
 import math
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
 from ..errors import BitstreamError
 from ..models import INR, INRConfig
-from .quantize import QuantConfig, QuantizedTensor, dequantize_state, is_quantized, pack_ints, packed_size, quantize_state, unpack_ints
+from .entropy import MODE_NAMES, decode_codes, encode_codes
+from .quantize import QuantConfig, QuantizedTensor, dequantize_state, is_quantized, packed_size, quantize_state, unpack_ints
 
 MAGIC = b"SIRN"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # what compress() writes
+READABLE_VERSIONS = (1, 2)
+MAX_PARAMETERS = 2**24  # a version-2 header naming a larger model is refused before any allocation
 _PREFIX = struct.Struct("<4sBI")
 _CRC = struct.Struct("<I")
 MAX_HEADER_BYTES = 65536
@@ -65,23 +74,47 @@ class StreamHeader:
         return json.dumps(d, sort_keys=True, separators=(",", ":")).encode()
 
 
+@dataclass(frozen=True)
+class TensorRecord:
+    """How one parameter tensor is stored: for `sirenpipe info` and the rate reports."""
+
+    name: str
+    count: int  # values in the tensor
+    bits: int  # bits per value before entropy coding (the weight bits, or the float bits)
+    coding: str  # "fixed", "laplace", "histogram" (weights); "float" (biases)
+    bytes: int  # stored bytes: the codes' record (mode byte included) or the floats
+    scale_bytes: int = 0  # the weight's scales
+
+    @property
+    def coded_bits_per_value(self) -> float:
+        return 8 * self.bytes / self.count
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "coded_bits_per_value": self.coded_bits_per_value}
+
+
 @dataclass
 class DecodedStream:
     header: StreamHeader
     model: INR  # dequantized float weights, CPU, eval mode
+    version: int = FORMAT_VERSION
+    tensors: tuple[TensorRecord, ...] = ()
 
 
 def compress(model: INR, *, sample_rate: int, num_samples: int, peak_scale: float, quant: QuantConfig = QuantConfig(), preset: str | None = None) -> bytes:
-    """Quantize `model` and serialize it with the clip's metadata into .sirn bytes."""
+    """Quantize `model` and serialize it with the clip's metadata into .sirn bytes (version 2)."""
     header = StreamHeader(model.config, int(sample_rate), int(num_samples), float(peak_scale), quant, preset)
     _validate_header(header)
+    if model.num_parameters() > MAX_PARAMETERS:
+        raise ValueError(f"a .sirn stream holds at most {MAX_PARAMETERS:,} parameters, this model has {model.num_parameters():,}")
     header_bytes = header.to_json()
     body = bytearray(_PREFIX.pack(MAGIC, FORMAT_VERSION, len(header_bytes)) + header_bytes)
+    floats = _float_dtype(quant)
     for name, value in quantize_state(model.state_dict(), quant).items():
         if isinstance(value, QuantizedTensor):
-            body += value.scales.astype("<f4").tobytes() + pack_ints(value.values, quant.bits)
+            body += value.scales.astype(floats).tobytes() + encode_codes(value.values, quant.bits, quant.coding).data
         else:
-            body += value.astype("<f4").tobytes()
+            body += value.astype(floats).tobytes()
     return bytes(body + _CRC.pack(zlib.crc32(body)))
 
 
@@ -95,33 +128,44 @@ def read_header(data: bytes) -> tuple[StreamHeader, int]:
     magic, version, hlen = _PREFIX.unpack_from(data)
     if magic != MAGIC:
         raise BitstreamError(f"not a .sirn bitstream: magic {magic!r} != {MAGIC!r}")
-    if version != FORMAT_VERSION:
-        raise BitstreamError(f"unsupported .sirn format version {version} (this decoder reads {FORMAT_VERSION})")
+    if version not in READABLE_VERSIONS:
+        raise BitstreamError(f"unsupported .sirn format version {version} (this decoder reads "
+                             f"{', '.join(map(str, READABLE_VERSIONS))})")
     (crc,) = _CRC.unpack_from(data, len(data) - _CRC.size)
     if zlib.crc32(data[: -_CRC.size]) != crc:
         raise BitstreamError("corrupt .sirn bitstream: CRC-32 mismatch (truncated or damaged file)")
     if hlen > MAX_HEADER_BYTES or _PREFIX.size + hlen > len(data) - _CRC.size:
         raise BitstreamError(f"corrupt .sirn bitstream: header length {hlen} exceeds the file")
-    header = _parse_header(data[_PREFIX.size : _PREFIX.size + hlen])
+    header = _parse_header(data[_PREFIX.size : _PREFIX.size + hlen], version)
     return header, _PREFIX.size + hlen
 
 
 def decompress(data: bytes) -> DecodedStream:
     """Rebuild the (dequantized) INR from .sirn bytes; any defect raises BitstreamError."""
     header, offset = read_header(data)
+    version = data[4]
     shapes = _parameter_shapes(header.model)
-    expected = sum(_tensor_bytes(name, shape, header.quant) for name, shape in shapes.items())
     available = len(data) - _CRC.size - offset
-    if expected != available:
-        raise BitstreamError(f"corrupt .sirn bitstream: payload is {available} bytes, the header implies {expected}")
-    qstate, view = {}, memoryview(bytes(data))
+    if version == 1:
+        expected = sum(_v1_tensor_bytes(name, shape, header.quant) for name, shape in shapes.items())
+        if expected != available:
+            raise BitstreamError(f"corrupt .sirn bitstream: payload is {available} bytes, the header implies {expected}")
+    else:
+        count = sum(math.prod(shape) for shape in shapes.values())
+        fixed_part = sum(_v2_fixed_bytes(name, shape, header.quant) for name, shape in shapes.items())
+        if count > MAX_PARAMETERS or fixed_part > available:
+            raise BitstreamError(f"corrupt .sirn bitstream: the header's model ({count:,} parameters) "
+                                 f"does not fit the {available}-byte payload")
+    view = memoryview(bytes(data))[: len(data) - _CRC.size]
+    qstate, records = {}, []
     for name, shape in shapes.items():
-        size = _tensor_bytes(name, shape, header.quant)
-        qstate[name] = _read_tensor(view[offset : offset + size], name, shape, header.quant)
-        offset += size
+        qstate[name], record, offset = _read_tensor(view, offset, name, shape, header.quant, version)
+        records.append(record)
+    if offset != len(view):
+        raise BitstreamError(f"corrupt .sirn bitstream: {len(view) - offset} bytes after the last tensor")
     model = INR(header.model)
     model.load_state_dict(dequantize_state(qstate))
-    return DecodedStream(header, model.eval())
+    return DecodedStream(header, model.eval(), version, tuple(records))
 
 
 def _parameter_shapes(config: INRConfig) -> dict[str, tuple[int, ...]]:
@@ -129,38 +173,73 @@ def _parameter_shapes(config: INRConfig) -> dict[str, tuple[int, ...]]:
         return {name: tuple(t.shape) for name, t in INR(config).state_dict().items()}
 
 
-def _num_scales(name: str, shape, quant: QuantConfig) -> int:
+def _num_scales(shape, quant: QuantConfig) -> int:
     return shape[0] if quant.per_channel else 1
 
 
-def _tensor_bytes(name: str, shape, quant: QuantConfig) -> int:
+def _float_dtype(quant: QuantConfig) -> str:
+    return "<f2" if quant.float_bits == 16 else "<f4"
+
+
+def _v1_tensor_bytes(name: str, shape, quant: QuantConfig) -> int:
     count = math.prod(shape)
     if is_quantized(name, len(shape)):
-        return 4 * _num_scales(name, shape, quant) + packed_size(count, quant.bits)
+        return 4 * _num_scales(shape, quant) + packed_size(count, quant.bits)
     return 4 * count
 
 
-def _read_tensor(buf: memoryview, name: str, shape, quant: QuantConfig):
+def _v2_fixed_bytes(name: str, shape, quant: QuantConfig) -> int:
+    """The bytes of a tensor that do not depend on its values: scales and mode byte, or floats."""
+    float_bytes = quant.float_bits // 8
+    if is_quantized(name, len(shape)):
+        return float_bytes * _num_scales(shape, quant) + 1
+    return float_bytes * math.prod(shape)
+
+
+def _read_tensor(view: memoryview, offset: int, name: str, shape, quant: QuantConfig, version: int):
+    """(the tensor, its TensorRecord, the offset after it)."""
     count = math.prod(shape)
+    float_bytes = quant.float_bits // 8
     if not is_quantized(name, len(shape)):
-        return np.frombuffer(buf, dtype="<f4").reshape(shape).astype(np.float32)
-    n_scales = _num_scales(name, shape, quant)
-    scales = np.frombuffer(buf[: 4 * n_scales], dtype="<f4").astype(np.float32)
+        end = offset + float_bytes * count
+        if end > len(view):
+            raise BitstreamError(f"corrupt .sirn payload: {name} runs past the end of the file")
+        values = np.frombuffer(view[offset:end], dtype=_float_dtype(quant)).reshape(shape).astype(np.float32)
+        if not np.all(np.isfinite(values)):
+            raise BitstreamError(f"corrupt .sirn payload: non-finite value in {name}")
+        return values, TensorRecord(name, count, quant.float_bits, "float", end - offset), end
+    scale_end = offset + float_bytes * _num_scales(shape, quant)
+    if scale_end > len(view):
+        raise BitstreamError(f"corrupt .sirn payload: {name} runs past the end of the file")
+    scales = np.frombuffer(view[offset:scale_end], dtype=_float_dtype(quant)).astype(np.float32)
     if not np.all(np.isfinite(scales)):
         raise BitstreamError(f"corrupt .sirn bitstream: non-finite scale in {name}")
-    values = unpack_ints(bytes(buf[4 * n_scales :]), count, quant.bits).reshape(shape)
-    return QuantizedTensor(values, scales)
+    if version == 1:
+        end = scale_end + packed_size(count, quant.bits)
+        codes, coding = unpack_ints(bytes(view[scale_end:end]), count, quant.bits), "fixed"
+    else:
+        codes, mode, end = decode_codes(view, scale_end, count, quant.bits)
+        coding = MODE_NAMES[mode]
+    record = TensorRecord(name, count, quant.bits, coding, end - scale_end, scale_end - offset)
+    return QuantizedTensor(codes.reshape(shape), scales), record, end
 
 
-def _parse_header(raw: bytes) -> StreamHeader:
+def _parse_header(raw: bytes, version: int = FORMAT_VERSION) -> StreamHeader:
     try:
         d = json.loads(raw.decode("utf-8"))
+        quant = d["quant"]
+        if version == 1:  # version 1 knew bits and per_channel only: fixed-length codes, fp32 floats
+            if set(quant) != {"bits", "per_channel"}:
+                raise ValueError(f"version 1 quant fields are bits and per_channel, got {sorted(quant)}")
+            quant = {**quant, "coding": "fixed", "float_bits": 32}
+        elif set(quant) != set(QuantConfig.__dataclass_fields__):
+            raise ValueError(f"quant fields are {sorted(QuantConfig.__dataclass_fields__)}, got {sorted(quant)}")
         header = StreamHeader(
             model=INRConfig.from_dict(d["model"]),
             sample_rate=d["sample_rate"],
             num_samples=d["num_samples"],
             peak_scale=d["peak_scale"],
-            quant=QuantConfig(**d["quant"]),
+            quant=QuantConfig(**quant),
             preset=d.get("preset"),
         )
         _parameter_shapes(header.model)  # the architecture must build

@@ -1,7 +1,12 @@
-"""Post-training quantization: symmetric integer weights, fp32 biases.
+"""Quantization: symmetric integer weights with max-based scales; biases and scales as floats.
 
 The reference is int8 per-tensor (PyTorch's dynamic quantization of Linear layers); bit widths
-2..8 and per-output-channel scales are options. Decoding dequantizes to float.
+2..8, per-output-channel scales, fp16 biases and scales, and entropy coding of the integers
+(format version 2, :mod:`.entropy`) are options.
+
+`quantize_weight` is the one quantizer: the bitstream's encoder calls it, and so does the fit's
+fake quantizer (`fake_quantize_state`, quantization-aware fitting), so a model fitted through
+the quantizer decodes to exactly the weights it was trained with.
 """
 
 from __future__ import annotations
@@ -14,15 +19,28 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
+CODINGS = ("entropy", "fixed")  # how a weight tensor's integers are stored
+FLOAT_BITS = (32, 16)  # how biases and scales are stored
+
 
 @dataclass(frozen=True)
 class QuantConfig:
     bits: int = 8
     per_channel: bool = False
+    # "entropy": each tensor's integers range-coded with the smallest of a histogram model, a
+    # quantized Laplace model and fixed-length codes (format version 2); "fixed": fixed-length codes.
+    coding: str = "entropy"
+    float_bits: int = 32  # biases and scales: fp32, or fp16 (rounded in the fit too when quantization-aware)
 
     def __post_init__(self):
         if not (isinstance(self.bits, int) and not isinstance(self.bits, bool) and 2 <= self.bits <= 8):
             raise ValueError(f"bits must be 2..8, got {self.bits}")
+        if not isinstance(self.per_channel, bool):
+            raise ValueError(f"per_channel must be true or false, got {self.per_channel!r}")
+        if self.coding not in CODINGS:
+            raise ValueError(f"coding must be one of {', '.join(CODINGS)}, got {self.coding!r}")
+        if self.float_bits not in FLOAT_BITS or isinstance(self.float_bits, bool):
+            raise ValueError(f"float_bits must be 32 or 16, got {self.float_bits!r}")
 
     @property
     def qmax(self) -> int:
@@ -35,7 +53,7 @@ class QuantConfig:
 @dataclass
 class QuantizedTensor:
     values: np.ndarray  # int8 in [-qmax, qmax], the tensor's shape
-    scales: np.ndarray  # float32, shape (1,) per tensor or (rows,) per channel
+    scales: np.ndarray  # float32 (fp16-representable when float_bits is 16), shape (1,) or (rows,)
 
     def dequantize(self) -> np.ndarray:
         scales = self.scales.reshape(-1, *([1] * (self.values.ndim - 1)))
@@ -43,25 +61,69 @@ class QuantizedTensor:
 
 
 def is_quantized(name: str, ndim: int) -> bool:
-    """Weight matrices are quantized; biases (1-D) stay fp32."""
+    """Weight matrices are quantized; biases (1-D) stay floats."""
     return name.endswith("weight") and ndim == 2
 
 
-def quantize_tensor(w: np.ndarray, config: QuantConfig) -> QuantizedTensor:
-    w = np.asarray(w, dtype=np.float32)
-    peak = np.abs(w).max(axis=1) if config.per_channel else np.abs(w).max(keepdims=True).reshape(1)
-    scales = np.where(peak > 0, peak / config.qmax, 1.0).astype(np.float32)
-    q = np.rint(w / scales.reshape(-1, 1) if config.per_channel else w / scales[0])
-    return QuantizedTensor(np.clip(q, -config.qmax, config.qmax).astype(np.int8), scales)
+def round_floats(x: torch.Tensor, float_bits: int) -> torch.Tensor:
+    """x as stored: float32, or rounded to the nearest fp16 (overflow to inf is the caller's check)."""
+    return x.half().float() if float_bits == 16 else x
+
+
+def quantize_weight(w: torch.Tensor, config: QuantConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """(integer codes as float, scales) of a weight matrix (rows, cols); works under vmap.
+
+    scale = peak / qmax (per tensor, or per row), stored at float_bits; codes = clip(rint(w /
+    scale)); dequantized weight = codes * scale. A zero (or fp16-underflowing) scale becomes 1.
+    """
+    import torch
+
+    peak = w.detach().abs().amax(dim=-1, keepdim=True) if config.per_channel else w.detach().abs().amax().reshape(1, 1)
+    scale = round_floats(peak / config.qmax, config.float_bits)
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    codes = torch.clamp(torch.round(w.detach() / scale), -config.qmax, config.qmax) + 0.0  # no -0.0
+    return codes, scale
+
+
+def fake_quantize_state(params: dict, config: QuantConfig) -> dict:
+    """What the decoder will see, with straight-through gradients: each weight matrix replaced by
+    codes * scale and each bias by its stored float, valued exactly as the bitstream decodes them
+    (x - x.detach() is exactly 0, so the value is bit-identical) while the gradient passes to x."""
+    out = {}
+    for name, x in params.items():
+        if name.endswith("weight") and x.dim() >= 2:  # under vmap a clip axis may lead
+            codes, scale = quantize_weight(x, config)
+            stored = codes * scale
+        elif config.float_bits == 16:
+            stored = round_floats(x.detach(), 16)
+        else:
+            out[name] = x
+            continue
+        out[name] = (x - x.detach()) + stored
+    return out
 
 
 def quantize_state(state: dict[str, torch.Tensor], config: QuantConfig) -> dict[str, QuantizedTensor | np.ndarray]:
-    """Quantize a model's state_dict: weights -> QuantizedTensor, biases -> float32 arrays."""
+    """Quantize a model's state_dict: weights -> QuantizedTensor, biases -> float32 arrays
+    (fp16-rounded when float_bits is 16)."""
+    import torch
+
     out = {}
     for name, tensor in state.items():
-        array = tensor.detach().cpu().numpy()
-        out[name] = quantize_tensor(array, config) if is_quantized(name, array.ndim) else array.astype(np.float32)
+        tensor = tensor.detach().cpu().float()
+        if is_quantized(name, tensor.dim()):
+            codes, scale = quantize_weight(tensor, config)
+            out[name] = QuantizedTensor(codes.to(torch.int8).numpy(), scale.reshape(-1).numpy().astype(np.float32))
+        else:
+            out[name] = round_floats(tensor, config.float_bits).numpy().astype(np.float32)
+        check_storable(name, out[name], config)
     return out
+
+
+def check_storable(name: str, value, config: QuantConfig) -> None:
+    floats = value.scales if isinstance(value, QuantizedTensor) else value
+    if not np.all(np.isfinite(floats)):
+        raise ValueError(f"{name}: values out of range for {config.float_bits}-bit floats")
 
 
 def dequantize_state(qstate: dict[str, QuantizedTensor | np.ndarray]) -> dict[str, torch.Tensor]:

@@ -24,6 +24,14 @@ class FitConfig:
     compile: bool = False
     # "bf16": bf16 autocast (matmuls and activations in bf16; weights, loss and Adam in fp32).
     precision: str = "fp32"
+    # Quantization-aware fitting: the last `qat_fraction` of the steps train through the
+    # bitstream's own quantizer (straight-through), with the learning rate decaying to zero over
+    # them (cosine), so that the decoded model is exactly the one the fit ended with.
+    quant_aware: bool = False
+    qat_fraction: float = 0.5
+    # Rate-aware fitting: loss = MSE + rate_weight * (estimated coded bits of the quantized
+    # weights) / (samples in the clip), i.e. a bits-per-sample rate term (codec.entropy.estimate_weight_bits).
+    rate_weight: float = 0.0
 
     def __post_init__(self):
         if self.steps < 1:
@@ -34,6 +42,21 @@ class FitConfig:
             raise ValueError(f"compile must be true or false, got {self.compile!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if not isinstance(self.quant_aware, bool):
+            raise ValueError(f"quant_aware must be true or false, got {self.quant_aware!r}")
+        if not 0 < self.qat_fraction <= 1:
+            raise ValueError(f"qat_fraction must be in (0, 1], got {self.qat_fraction}")
+        if not self.rate_weight >= 0:
+            raise ValueError(f"rate_weight must be >= 0, got {self.rate_weight}")
+
+    @property
+    def sees_quantizer(self) -> bool:
+        """Whether the fit needs the quantization settings (quantization- or rate-aware)."""
+        return self.quant_aware or self.rate_weight > 0
+
+    @property
+    def qat_steps(self) -> int:
+        return max(1, round(self.qat_fraction * self.steps)) if self.quant_aware else 0
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -5,11 +5,18 @@ trunk runs once for all heads, omega is folded into the matmuls and the sine lay
 hand-written backward (models/layers.py), Adam is fused, and the process should run under
 tcmalloc (allocator.py; the CLI and the workflow arrange it). `compile` and `precision="bf16"`
 are opt-in.
+
+Rate tools (FitConfig.quant_aware, FitConfig.rate_weight; both need the QuantConfig the model
+will be compressed with): in the QAT phase the forward pass sees the weights exactly as the
+decoder will (codec.quantize.fake_quantize_state, straight-through gradients) and the learning
+rate decays to zero; the rate term adds the estimated coded bits of the weights per sample
+(codec.entropy.estimate_weight_bits) to the loss. The loss history records the MSE alone.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import os
 import time
 from contextlib import nullcontext
@@ -21,6 +28,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..codec.entropy import estimate_weight_bits
+from ..codec.quantize import QuantConfig, fake_quantize_state
 from ..device import resolve_device
 from ..errors import FitDivergedError
 from ..models import INR, INRConfig
@@ -36,6 +45,8 @@ class FitResult:
     seed: int
     steps: int
     config: FitConfig = field(repr=False, default_factory=FitConfig)
+    quant: QuantConfig | None = None  # the quantizer a quantization- or rate-aware fit trained with
+    rate_bits: float | None = None  # rate-aware fits: the final estimate of the weights' coded bits
 
     @property
     def final_loss(self) -> float:
@@ -47,13 +58,16 @@ def time_grid(num_samples: int, device=None) -> torch.Tensor:
     return torch.linspace(-1.0, 1.0, num_samples, device=device).unsqueeze(-1)
 
 
-def fit(samples: np.ndarray, model_config: INRConfig, config: FitConfig = FitConfig(), progress: bool = True) -> FitResult:
-    """Fit a fresh INR (seeded init) to a normalized mono clip; loss = mean of heads' MSE."""
-    return _run(Trainer([samples], model_config, config), progress)[0]
+def fit(samples: np.ndarray, model_config: INRConfig, config: FitConfig = FitConfig(), progress: bool = True,
+        quant: QuantConfig | None = None) -> FitResult:
+    """Fit a fresh INR (seeded init) to a normalized mono clip; loss = mean of heads' MSE (plus
+    the rate term when config.rate_weight > 0). Quantization- and rate-aware fits need `quant`,
+    the settings the model will be compressed with."""
+    return _run(Trainer([samples], model_config, config, quant=quant), progress)[0]
 
 
 def fit_many(clips, model_config: INRConfig, config: FitConfig = FitConfig(), seeds=None,
-             progress: bool = True) -> list[FitResult]:
+             progress: bool = True, quant: QuantConfig | None = None) -> list[FitResult]:
     """Fit one INR per clip in one batched model (batched matmuls over a leading clip axis).
 
     Clips must have equal length. Clip i gets seed seeds[i] (default: config.seed for all, as
@@ -62,7 +76,7 @@ def fit_many(clips, model_config: INRConfig, config: FitConfig = FitConfig(), se
     floating-point rounding (batched and plain matmuls round differently). `seconds` is the
     wall time of the whole batched fit.
     """
-    return _run(Trainer(clips, model_config, config, seeds), progress)
+    return _run(Trainer(clips, model_config, config, seeds, quant), progress)
 
 
 class Trainer:
@@ -74,12 +88,18 @@ class Trainer:
     gradients are its own.
     """
 
-    def __init__(self, clips, model_config: INRConfig, config: FitConfig, seeds=None):
+    def __init__(self, clips, model_config: INRConfig, config: FitConfig, seeds=None, quant: QuantConfig | None = None):
         if not len(clips):
             raise ValueError("no clips to fit")
+        if config.sees_quantizer and quant is None:
+            raise ValueError("quantization- or rate-aware fitting needs the quantization settings (quant)")
         if len({len(c) for c in clips}) != 1:
             raise ValueError(f"clips fitted together must have equal length, got {sorted({len(c) for c in clips})}")
         self.config = config
+        self.quant = quant if config.sees_quantizer else None
+        self.steps_done = 0
+        self.qat_from = config.steps - config.qat_steps  # first step through the quantizer
+        self.rate_bits = None  # (clips,) estimate at the last step, rate-aware fits only
         self.seeds = [config.seed] * len(clips) if seeds is None else [int(s) for s in seeds]
         if len(self.seeds) != len(clips):
             raise ValueError(f"{len(clips)} clips but {len(self.seeds)} seeds")
@@ -94,6 +114,7 @@ class Trainer:
         self.generators = [torch.Generator(device=device).manual_seed(seed) for seed in self.seeds]
         if len(self.models) == 1:
             self.parameters = list(self.models[0].parameters())
+            self._params = dict(_Encoded(self.models[0]).named_parameters())
             self._forward = self._forward_one
         else:
             params, buffers = torch.func.stack_module_state([_Encoded(m) for m in self.models])
@@ -106,15 +127,39 @@ class Trainer:
         bf16 = config.precision == "bf16"
         self._autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if bf16 else nullcontext
 
+    @property
+    def through_quantizer(self) -> bool:
+        """Whether the current step trains through the quantizer (the QAT phase)."""
+        return self.quant is not None and self.config.quant_aware and self.steps_done >= self.qat_from
+
     def step(self) -> torch.Tensor:
-        """One Adam step on all clips; returns their losses before the step, shape (clips,)."""
+        """One Adam step on all clips; returns their MSE before the step, shape (clips,)."""
         x, y = self._batch()
+        if self.through_quantizer:  # cosine decay to zero over the QAT phase
+            progress = (self.steps_done - self.qat_from) / self.config.qat_steps
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.config.lr * 0.5 * (1 + math.cos(math.pi * progress))
         with self._autocast():
-            losses = self._losses(x, y)
+            mse = self._losses(x, y)
+        loss = mse
+        if self.config.rate_weight > 0:
+            bits = self._rate_bits()
+            loss = mse + self.config.rate_weight * bits / self.targets.shape[1]
+            self.rate_bits = bits.detach()
         self.optimizer.zero_grad(set_to_none=True)
-        losses.sum().backward()
+        loss.sum().backward()
         self.optimizer.step()
-        return losses.detach()
+        self.steps_done += 1
+        return mse.detach()
+
+    def _rate_bits(self) -> torch.Tensor:
+        """The estimated coded bits of each clip's weights, shape (clips,)."""
+        if len(self.models) == 1:
+            return estimate_weight_bits(self._params, self.quant).reshape(1)
+        return torch.func.vmap(lambda p: estimate_weight_bits(p, self.quant))(self._params)
+
+    def _params_in_use(self, params: dict) -> dict:
+        return fake_quantize_state(params, self.quant) if self.through_quantizer else params
 
     def fitted_models(self) -> list[INR]:
         """The clips' models as they are now, on the CPU in eval mode."""
@@ -129,11 +174,15 @@ class Trainer:
         return torch.mean((self._forward(x) - y) ** 2, dim=(1, 2))  # y broadcasts over heads
 
     def _forward_one(self, x):
-        return self.models[0].forward_encoded(x[0] if x.dim() == 3 else x).unsqueeze(0)
+        x = x[0] if x.dim() == 3 else x
+        if self.through_quantizer:
+            encoded = _Encoded(self.models[0])
+            return torch.func.functional_call(encoded, self._params_in_use(self._params), (x,)).unsqueeze(0)
+        return self.models[0].forward_encoded(x).unsqueeze(0)
 
     def _forward_many(self, x):
         def one(params, buffers, x):
-            return torch.func.functional_call(self._template, (params, buffers), (x,))
+            return torch.func.functional_call(self._template, (self._params_in_use(params), buffers), (x,))
 
         return torch.func.vmap(one, in_dims=(0, 0, 0 if x.dim() == 3 else None))(self._params, self._buffers, x)
 
@@ -172,7 +221,9 @@ def _run(trainer: Trainer, progress: bool) -> list[FitResult]:
         torch.cuda.synchronize(trainer.device)
     seconds = time.perf_counter() - start
     history = losses.cpu().t().tolist()
-    return [FitResult(model, history[i], seconds, str(trainer.device), seed, config.steps, replace(config, seed=seed))
+    rates = trainer.rate_bits.cpu().tolist() if trainer.rate_bits is not None else [None] * len(trainer.models)
+    return [FitResult(model, history[i], seconds, str(trainer.device), seed, config.steps, replace(config, seed=seed),
+                      trainer.quant, rates[i])
             for i, (model, seed) in enumerate(zip(trainer.fitted_models(), trainer.seeds))]
 
 

@@ -56,7 +56,7 @@ def resolve_ablation(ablation: dict, defaults: dict, clip_samples: int | None = 
     if together == "auto":
         sizes = [n for n in (fit_config.batch_size, clip_samples) if n]  # samples per step
         together = auto_clips_per_fit(fit_config.device, min(sizes) if sizes else None)
-    quant = {**defaults.get("quant", {}), **ablation.get("quant", {})}
+    quant = QuantConfig(**{**defaults.get("quant", {}), **ablation.get("quant", {})}).to_dict()
     overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in ablation.get("model", {}).items()}
     model = model_config(ablation["preset"], **overrides).to_dict()
     variants = list(ablation.get("variants") or [default_variant(model["num_heads"])])
@@ -71,7 +71,10 @@ def resolve_ablation(ablation: dict, defaults: dict, clip_samples: int | None = 
         "model": model,
         "fit": fit_config.to_dict(),
         "clips_per_fit": int(together),
-        "quant": QuantConfig(**quant).to_dict(),
+        "quant": quant,
+        # the quantizer a quantization- or rate-aware fit trains with (None: the fit never sees
+        # it, so a quant-only edit re-quantizes without refitting)
+        "fit_quant": quant if fit_config.sees_quantizer else None,
         "variants": variants,
         "alpha": float(ablation.get("alpha", 2.0)),
     }

@@ -14,6 +14,7 @@ import torch
 from .. import __version__
 from ..atomic import atomic_path
 from ..audio import Clip, load_clip
+from ..codec.quantize import QuantConfig
 from ..fit import FitConfig, fit, fit_many
 from ..models import INRConfig
 from .io import write_json
@@ -23,7 +24,7 @@ def fit_clip(clip_wav, ablation: dict, out_checkpoint, out_history, threads: int
     torch.set_num_threads(max(1, threads))
     clip = load_clip(clip_wav)
     config = INRConfig.from_dict(ablation["model"])
-    result = fit(clip.samples, config, FitConfig(**ablation["fit"]), progress=True)
+    result = fit(clip.samples, config, FitConfig(**ablation["fit"]), progress=True, quant=_fit_quant(ablation))
     _save_fit(config.to_dict(), _fit_entry(result, clip, ablation), out_checkpoint, out_history)
     print(f"fit: {result.steps} steps in {result.seconds:.1f} s on {result.device}, final loss {result.final_loss:.3e}")
 
@@ -40,7 +41,8 @@ def fit_clips(clip_wavs: list, ablation: dict, out_batch, threads: int = 1) -> N
         by_length.setdefault(len(clip.samples), []).append(name)
     entries = {}
     for names in by_length.values():
-        results = fit_many([clips[n].samples for n in names], config, FitConfig(**ablation["fit"]), progress=True)
+        results = fit_many([clips[n].samples for n in names], config, FitConfig(**ablation["fit"]), progress=True,
+                           quant=_fit_quant(ablation))
         for name, result in zip(names, results):
             entries[name] = _fit_entry(result, clips[name], ablation, together=len(names))
         print(f"fit: {len(names)} clips together, {results[0].steps} steps in {results[0].seconds:.1f} s "
@@ -64,12 +66,17 @@ def load_checkpoint(path) -> tuple:
     return model, saved["clip"]
 
 
+def _fit_quant(ablation: dict) -> QuantConfig | None:
+    return QuantConfig(**ablation["fit_quant"]) if ablation.get("fit_quant") else None
+
+
 def _fit_entry(result, clip: Clip, ablation: dict, together: int = 1) -> dict:
     """A fit's weights, its clip's facts and its history. `seconds` is this clip's share of the
     wall time (the batched fit's time over the clips fitted together)."""
     history = {"seed": result.seed, "steps": result.steps, "seconds": result.seconds / together,
                "clips_together": together, "device": result.device, "final_loss": result.final_loss,
-               "loss_history": result.loss_history, "fit": ablation["fit"], "library_version": __version__}
+               "loss_history": result.loss_history, "fit": ablation["fit"], "fit_quant": ablation.get("fit_quant"),
+               "estimated_weight_bits": result.rate_bits, "library_version": __version__}
     facts = {"peak_scale": float(clip.peak_scale), "sample_rate": int(clip.sample_rate),
              "num_samples": len(clip.samples)}
     return {"state_dict": result.model.state_dict(), "clip": facts, "history": history}

@@ -53,11 +53,19 @@ def inr_setup(ablation: dict, stream, sizes, history: dict) -> dict:
         "preset": ablation["preset"], "arch": h.model.arch, "params": sizes.parameters,
         "paper_params": paper_style_parameters(stream.model), "bytes": sizes.bytes, "kbps": sizes.kbps,
         "paper_bytes": paper_style_bytes(stream.model, h.quant.bits), "bits": h.quant.bits,
-        "per_channel": h.quant.per_channel, "steps": history["steps"], "batch_size": history["fit"]["batch_size"],
+        "per_channel": h.quant.per_channel, "coding": h.quant.coding, "float_bits": h.quant.float_bits,
+        "quant_aware": history["fit"].get("quant_aware", False), "rate_weight": history["fit"].get("rate_weight", 0.0),
+        "estimated_weight_bytes": _bytes(history.get("estimated_weight_bits")),
+        "coded_weight_bytes": sum(t.bytes for t in stream.tensors if t.coding != "float"),
+        "steps": history["steps"], "batch_size": history["fit"]["batch_size"],
         "lr": history["fit"]["lr"], "seed": history["seed"], "fit_seconds": history["seconds"],
         "fit_clips_together": history.get("clips_together", 1), "device": history["device"],
         "final_loss": history["final_loss"], "sample_rate": h.sample_rate, "duration_s": h.duration,
     }
+
+
+def _bytes(bits: float | None) -> float | None:
+    return None if bits is None else bits / 8
 
 
 def baseline_setup(codec: str, level: float, num_bytes: int, rate: int, codec_rate: int, num_samples: int) -> dict:
