@@ -18,7 +18,7 @@ from conftest import speech_like
 from sirenpipe.codec import QuantConfig, compress, decompress, synthesize
 from sirenpipe.codec.entropy import LAPLACE, encode_codes, laplace_bits
 from sirenpipe.codec.quantize import fake_quantize_state, pack_ints, quantize_state
-from sirenpipe.fit import FitConfig, fit
+from sirenpipe.fit import FitConfig, Trainer, fit
 from sirenpipe.fit.trainer import _Encoded, time_grid
 from sirenpipe.models import INR, model_config
 from sirenpipe.pipeline.config import resolve_ablation
@@ -119,16 +119,20 @@ def test_version_1_streams_still_decode(plain, clip):
 # --- quantization-aware fitting ------------------------------------------------------------------------
 @pytest.mark.parametrize("quant", [QuantConfig(4, True), QuantConfig(5, False, float_bits=16)])
 def test_qat_model_decodes_bit_for_bit(clip, quant):
-    """The decoded model is the fitted one as it was trained at the end: the same weights, bit for
-    bit, and the same output as the fitted model's quantized forward pass."""
-    result = fitted(clip, steps=60, quant=quant, quant_aware=True)
-    _, stream = stored(result.model, clip, quant)
-    trained = fake_quantize_state(dict(_Encoded(result.model).named_parameters()), quant)
-    decoded = stream.model.state_dict()
-    assert all(torch.equal(trained[f"inr.{name}"], decoded[name]) for name in decoded)
+    """The decoded model is the fitted one as the fit last saw it: the trainer's own quantized
+    forward pass over the whole clip equals the decoder's output, bit for bit."""
+    trainer = Trainer([clip], SMALL, FitConfig(steps=60, batch_size=4096, seed=0, device="cpu", quant_aware=True), quant=quant)
+    for _ in range(60):
+        trainer.step()
+    assert trainer.through_quantizer
     with torch.no_grad():
-        forward = torch.func.functional_call(_Encoded(result.model), trained, (result.model.encode(time_grid(len(clip))),))
-    assert np.array_equal(synthesize(stream), forward.T.numpy())
+        trained = trainer._forward(trainer.inputs)[0].T.numpy()
+    _, stream = stored(trainer.fitted_models()[0], clip, quant)
+    assert np.array_equal(synthesize(stream), trained)
+    latent = dict(_Encoded(trainer.models[0]).named_parameters())
+    decoded = stream.model.state_dict()
+    quantized = fake_quantize_state(latent, quant)
+    assert all(torch.equal(quantized[f"inr.{name}"], decoded[name]) for name in decoded)
 
 
 def test_qat_beats_post_training_quantization_at_the_same_budget(plain, clip):
@@ -157,7 +161,7 @@ def test_rate_weight_trades_quality_for_size_and_its_estimate_is_the_coded_size(
             print(f"rate weight {weight:g}: estimated {result.rate_bits / 8:.0f} bytes of weight codes, coded {coded}")
             assert result.rate_bits / 8 == pytest.approx(coded, rel=0.03)
     print(f"bytes {sizes}, SNR {snrs}")
-    assert sizes[0] > sizes[1] > sizes[2]  # the rate term buys size...
+    assert sizes[1] < 0.97 * sizes[0] and sizes[2] < 0.9 * sizes[0]  # the rate term buys size...
     assert snrs[0] > snrs[2]  # ...with quality
 
 
