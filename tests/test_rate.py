@@ -20,7 +20,7 @@ from sirenpipe.codec.entropy import LAPLACE, encode_codes, laplace_bits
 from sirenpipe.codec.quantize import fake_quantize_state, pack_ints, quantize_state
 from sirenpipe.fit import FitConfig, Trainer, fit
 from sirenpipe.fit.trainer import _Encoded, time_grid
-from sirenpipe.models import INR, model_config
+from sirenpipe.models import model_config
 from sirenpipe.pipeline.config import resolve_ablation
 
 RATE = 16000

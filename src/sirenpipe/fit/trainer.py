@@ -114,7 +114,8 @@ class Trainer:
         self.generators = [torch.Generator(device=device).manual_seed(seed) for seed in self.seeds]
         if len(self.models) == 1:
             self.parameters = list(self.models[0].parameters())
-            self._params = dict(_Encoded(self.models[0]).named_parameters())
+            self._encoded = _Encoded(self.models[0])  # what the QAT phase calls with quantized parameters
+            self._params = dict(self._encoded.named_parameters())
             self._forward = self._forward_one
         else:
             params, buffers = torch.func.stack_module_state([_Encoded(m) for m in self.models])
@@ -176,8 +177,7 @@ class Trainer:
     def _forward_one(self, x):
         x = x[0] if x.dim() == 3 else x
         if self.through_quantizer:
-            encoded = _Encoded(self.models[0])
-            return torch.func.functional_call(encoded, self._params_in_use(self._params), (x,)).unsqueeze(0)
+            return torch.func.functional_call(self._encoded, self._params_in_use(self._params), (x,)).unsqueeze(0)
         return self.models[0].forward_encoded(x).unsqueeze(0)
 
     def _forward_many(self, x):
