@@ -70,12 +70,17 @@ def _add_encode(sub) -> None:
     p.add_argument("--steps", type=int, default=2500, help="training steps (default: %(default)s, the paper's)")
     p.add_argument("--seed", type=int, default=0, help="random seed of init and batches (default: %(default)s)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default: %(default)s)")
-    p.add_argument("--bits", type=int, default=8, help="weight bit width 2..8 (default: %(default)s)")
+    p.add_argument("--kbps", type=float, default=None,
+                   help="target bitrate: rate control chooses the model width, bit width, quantization-aware fitting and "
+                        "rate weight (from the rate-distortion sweep's measurements) so that the file is at most this many "
+                        "kbps for this clip, and prints its choice; excludes --bits, --per-channel, --coding, --float-bits, "
+                        "--qat and --rate-weight")
+    p.add_argument("--bits", type=int, default=None, help="weight bit width 2..8 (default: 8)")
     p.add_argument("--per-channel", action="store_true", help="one quantization scale per output channel")
-    p.add_argument("--coding", default="entropy", choices=CODINGS,
+    p.add_argument("--coding", default=None, choices=CODINGS,
                    help="weight codes: range-coded (histogram or Laplace model, whichever is smaller, per tensor) "
-                        "or fixed-length (default: %(default)s)")
-    p.add_argument("--float-bits", type=int, default=32, choices=FLOAT_BITS, help="bits of biases and scales (default: %(default)s)")
+                        "or fixed-length (default: entropy)")
+    p.add_argument("--float-bits", type=int, default=None, choices=FLOAT_BITS, help="bits of biases and scales (default: 32)")
     p.add_argument("--qat", action="store_true",
                    help="quantization-aware fitting: the last --qat-fraction of the steps train through the quantizer, "
                         "so the decoded model is exactly the fitted one")
@@ -98,26 +103,40 @@ def _add_encode(sub) -> None:
 
 def _encode(args) -> None:
     from .audio import load_clip
-    from .codec.api import encode_clip
+    from .codec.api import encode_at_rate, encode_clip
+    from .codec.ratecontrol import plan_rate
     from .codec.quantize import QuantConfig
     from .fit import FitConfig
     from .atomic import write_bytes_atomic
 
     if args.duration is not None and args.duration <= 0:
         raise ValueError(f"--duration must be positive, got {args.duration}")
+    chosen_by_rate = {"--bits": args.bits, "--per-channel": args.per_channel or None, "--coding": args.coding,
+                      "--float-bits": args.float_bits, "--qat": args.qat or None, "--rate-weight": args.rate_weight or None}
+    if args.kbps is not None and any(v is not None for v in chosen_by_rate.values()):
+        given = ", ".join(k for k, v in chosen_by_rate.items() if v is not None)
+        raise ValueError(f"--kbps chooses the quantization and fitting recipe itself; drop {given}")
     clip = load_clip(args.input, sample_rate=args.sample_rate, duration=args.duration, offset=args.offset, pad=args.pad)
     fit_config = FitConfig(steps=args.steps, lr=args.lr, batch_size=args.batch_size, seed=args.seed, device=args.device,
                            compile=args.compile, precision=args.precision, quant_aware=args.qat,
                            qat_fraction=args.qat_fraction, rate_weight=args.rate_weight)
-    quant = QuantConfig(args.bits, args.per_channel, args.coding, args.float_bits)
-    encoded = encode_clip(clip, args.preset, fit_config=fit_config, quant=quant, progress=not args.quiet)
+    if args.kbps is not None:
+        plan = plan_rate(args.kbps, len(clip.samples), clip.sample_rate, args.preset)
+        print(f"rate control: {plan.describe()}")
+        encoded = encode_at_rate(clip, args.kbps, args.preset, fit_config, progress=not args.quiet)
+    else:
+        quant = QuantConfig(args.bits or 8, args.per_channel, args.coding or "entropy", args.float_bits or 32)
+        encoded = encode_clip(clip, args.preset, fit_config=fit_config, quant=quant, progress=not args.quiet)
     write_bytes_atomic(args.output, encoded.data)
-    r = encoded.fit
-    aware = [f"quantization-aware ({fit_config.qat_steps} steps)"] if args.qat else []
-    aware += [f"rate weight {args.rate_weight:g} (estimated {r.rate_bits / 8:,.0f} bytes of weight codes)"] if r.rate_bits else []
+    r, q = encoded.fit, encoded.quant
+    aware = [f"quantization-aware ({r.config.qat_steps} steps)"] if r.config.quant_aware else []
+    aware += [f"rate weight {r.config.rate_weight:g} (estimated {r.rate_bits / 8:,.0f} bytes of weight codes)"] if r.rate_bits else []
+    if encoded.plan is not None and q.bits != encoded.plan.quant.bits:
+        aware += [f"re-quantized from {encoded.plan.quant.bits} to {q.bits} bits to fit {encoded.plan.budget_bytes} bytes"]
     print(
         f"{args.output}: {len(encoded.data)} bytes, {len(encoded.data) * 8 / clip.duration / 1000:.1f} kbps, "
-        f"{clip.duration:.2f} s at {clip.sample_rate} Hz, {args.bits}-bit {args.coding} codes, final loss {r.final_loss:.3e}, "
+        f"{clip.duration:.2f} s at {clip.sample_rate} Hz, {r.model.num_parameters():,} parameters, {q.bits}-bit "
+        f"{q.coding} codes, decoder variant {encoded.variant}, final loss {r.final_loss:.3e}, "
         f"{r.steps} steps in {r.seconds:.1f} s on {r.device}, seed {r.seed}" + "".join(f", {a}" for a in aware)
     )
 
@@ -131,7 +150,8 @@ def _add_decode(sub) -> None:
     p.add_argument("output", help="output .wav file (32-bit float)")
     p.add_argument("--sample-rate", type=int, default=None, help="output rate (default: the encoded clip's)")
     p.add_argument("--variant", "--denoise", dest="variant", choices=VARIANTS, default=None,
-                   help="decoder variant (default: siamese for two-head models, else f0)")
+                   help="decoder variant (default: the one the stream names, which its encoder measured closest to "
+                        "the clip; for older streams siamese for two-head models, else f0)")
     p.add_argument("--alpha", type=float, default=2.0, help="noise-estimate amplitude for --variant siamese (default: %(default)s)")
     p.set_defaults(func=_decode)
 
@@ -161,12 +181,13 @@ def _add_info(sub) -> None:
 
 
 def _info(args) -> None:
-    from .codec import decompress, stream_sizes
+    from .codec import decompress, default_variant, stream_sizes
     from .evaluation.paper import paper_style_bytes, paper_style_parameters
 
     data = _read_bytes(args.input)
     stream = decompress(data)
     h = stream.header
+    variant = h.variant or default_variant(h.model.num_heads)
     info = {
         "file": args.input,
         "preset": h.preset,
@@ -184,6 +205,8 @@ def _info(args) -> None:
         "num_samples": h.num_samples,
         "duration_s": h.duration,
         "peak_scale": h.peak_scale,
+        "variant": variant,
+        "variant_chosen_by_encoder": h.variant is not None,
     }
     if args.json:
         print(json.dumps(info, indent=2))
@@ -197,6 +220,7 @@ def _info(args) -> None:
     print(f"quantized:   {h.quant.bits}-bit {'per-channel' if h.quant.per_channel else 'per-tensor'} weights, "
           f"{h.quant.coding} codes, fp{h.quant.float_bits} biases and scales (format version {stream.version})")
     print(f"audio:       {h.duration:.3f} s, {h.num_samples} samples at {h.sample_rate} Hz, peak {h.peak_scale:.4f}")
+    print(f"decoder:     {variant} ({'the encoder measured it closest to the clip' if h.variant else 'the reference for this head count'})")
     print(f"{'tensor':30s} {'count':>8s} {'bits':>5s} {'coding':>9s} {'bytes':>8s} {'coded bits/value':>17s}")
     for t in stream.tensors:
         print(f"{t.name:30s} {t.count:8,d} {t.bits:5d} {t.coding:>9s} {t.bytes:8,d} {t.coded_bits_per_value:17.3f}")

@@ -14,7 +14,7 @@ __getattr__ = lazy_exports(
     {
         ".bitstream": ("FORMAT_VERSION", "DecodedStream", "StreamHeader", "compress", "decompress", "read_header"),
         ".synthesis": ("synthesize",),
-        ".api": ("Decoded", "Encoded", "decode", "encode_clip"),
+        ".api": ("Decoded", "Encoded", "decode", "encode_at_rate", "encode_clip"),
     },
 )
 
@@ -30,6 +30,7 @@ __all__ = [
     "stream_sizes",
     "synthesize",
     "encode_clip",
+    "encode_at_rate",
     "decode",
     "Encoded",
     "Decoded",

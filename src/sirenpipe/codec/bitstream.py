@@ -6,7 +6,8 @@ Layout (little endian):
     version   u8       2 (this encoder); 1 is still read
     hlen      u32      length of the header
     header    hlen     UTF-8 JSON: model config, preset, sample_rate, num_samples,
-                       peak_scale, quant {bits, per_channel, coding, float_bits}
+                       peak_scale, quant {bits, per_channel, coding, float_bits}, and in
+                       version 2 optionally the decoder variant chosen at encode time
     payload            per parameter, in the model's state_dict order:
                          weight: scales (1, or one per row; f32 or f16 as float_bits says),
                                  then its integer codes: version 1 packed at `bits`;
@@ -36,42 +37,16 @@ import torch
 from ..errors import BitstreamError
 from ..models import INR, INRConfig
 from .entropy import MODE_NAMES, decode_codes, encode_codes
+from .header import CRC as _CRC, MAGIC, PREFIX as _PREFIX, StreamHeader
 from .quantize import QuantConfig, QuantizedTensor, dequantize_state, is_quantized, packed_size, quantize_state, unpack_ints
+from .variants import allowed_variants
 
-MAGIC = b"SIRN"
 FORMAT_VERSION = 2  # what compress() writes
 READABLE_VERSIONS = (1, 2)
 MAX_PARAMETERS = 2**24  # a version-2 header naming a larger model is refused before any allocation
-_PREFIX = struct.Struct("<4sBI")
-_CRC = struct.Struct("<I")
 MAX_HEADER_BYTES = 65536
 MAX_SAMPLES = 2**31 - 1
 MAX_SAMPLE_RATE = 768_000
-
-
-@dataclass
-class StreamHeader:
-    model: INRConfig
-    sample_rate: int
-    num_samples: int
-    peak_scale: float
-    quant: QuantConfig
-    preset: str | None = None
-
-    @property
-    def duration(self) -> float:
-        return self.num_samples / self.sample_rate
-
-    def to_json(self) -> bytes:
-        d = {
-            "model": self.model.to_dict(),
-            "preset": self.preset,
-            "sample_rate": self.sample_rate,
-            "num_samples": self.num_samples,
-            "peak_scale": self.peak_scale,
-            "quant": self.quant.to_dict(),
-        }
-        return json.dumps(d, sort_keys=True, separators=(",", ":")).encode()
 
 
 @dataclass(frozen=True)
@@ -101,9 +76,11 @@ class DecodedStream:
     tensors: tuple[TensorRecord, ...] = ()
 
 
-def compress(model: INR, *, sample_rate: int, num_samples: int, peak_scale: float, quant: QuantConfig = QuantConfig(), preset: str | None = None) -> bytes:
-    """Quantize `model` and serialize it with the clip's metadata into .sirn bytes (version 2)."""
-    header = StreamHeader(model.config, int(sample_rate), int(num_samples), float(peak_scale), quant, preset)
+def compress(model: INR, *, sample_rate: int, num_samples: int, peak_scale: float, quant: QuantConfig = QuantConfig(),
+             preset: str | None = None, variant: str | None = None) -> bytes:
+    """Quantize `model` and serialize it with the clip's metadata (and the decoder variant to
+    use by default, if given) into .sirn bytes (version 2)."""
+    header = StreamHeader(model.config, int(sample_rate), int(num_samples), float(peak_scale), quant, preset, variant)
     _validate_header(header)
     if model.num_parameters() > MAX_PARAMETERS:
         raise ValueError(f"a .sirn stream holds at most {MAX_PARAMETERS:,} parameters, this model has {model.num_parameters():,}")
@@ -241,6 +218,7 @@ def _parse_header(raw: bytes, version: int = FORMAT_VERSION) -> StreamHeader:
             peak_scale=d["peak_scale"],
             quant=QuantConfig(**quant),
             preset=d.get("preset"),
+            variant=d.get("variant") if version >= 2 else None,
         )
         _parameter_shapes(header.model)  # the architecture must build
     except Exception as exc:  # any malformed field: JSON, types, ranges
@@ -256,6 +234,7 @@ def _validate_header(h: StreamHeader) -> None:
         (isinstance(h.peak_scale, float) and math.isfinite(h.peak_scale) and h.peak_scale > 0, f"peak scale {h.peak_scale}"),
         (h.preset is None or (isinstance(h.preset, str) and len(h.preset) <= 128), "preset name"),
         (isinstance(h.quant.per_channel, bool), "quantization flag"),
+        (h.variant is None or h.variant in allowed_variants(h.model.num_heads), "decoder variant"),
     ]
     for ok, what in checks:
         if not ok:

@@ -1,0 +1,233 @@
+"""Rate control (`encode --kbps`, target_kbps), the stream's default decoder variant, shared fits."""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from conftest import speech_like
+from sirenpipe.audio import Clip
+from sirenpipe.cli import main
+from sirenpipe.codec import QuantConfig, compress, decode, decompress, read_header
+from sirenpipe.codec.api import compress_within, encode_at_rate
+from sirenpipe.codec.ratecontrol import (
+    RatePoint,
+    Recipe,
+    load_rate_model,
+    parameter_count,
+    plan_rate,
+    predicted_bytes,
+    scaled_model,
+)
+from sirenpipe.errors import BitstreamError, SirenpipeError
+from sirenpipe.fit import FitConfig
+from sirenpipe.models import INR, model_config
+from sirenpipe.models.config import PRESETS
+from sirenpipe.pipeline.config import fit_owners, resolve_ablation
+
+RATE = 16000
+
+
+def synthetic_model(bpw_qat=4.5, quality_gap=2.0) -> list[RatePoint]:
+    """Two recipes measured at three densities: 8-bit PTQ and 6-bit QAT (fewer bits per weight,
+    lower quality at equal density by quality_gap dB)."""
+    ptq, qat = Recipe(8, False, 0.0), Recipe(6, True, 0.0)
+    points = []
+    for density, quality in ((2000, 20.0), (8000, 30.0), (30000, 40.0)):
+        points.append(RatePoint(ptq, density, 7.6, quality))
+        points.append(RatePoint(qat, density, bpw_qat, quality - quality_gap))
+    return points
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_parameter_count_matches_the_model(preset):
+    for width in (8, 100, 256):
+        config = scaled_model(preset, width)
+        assert parameter_count(config) == INR(config).num_parameters()
+    assert scaled_model("siamese-siren", 128) == model_config("siamese-siren", shared=(128, 128), head_widths=(64,))
+
+
+@pytest.mark.parametrize("quant", [QuantConfig(8, False, "fixed", 32), QuantConfig(5, True, "fixed", 16)])
+def test_predicted_size_bounds_the_real_one(quant):
+    """At fixed-length codes (bits per weight = bits) the prediction is the real size plus the
+    entropy record's few bytes per tensor: never below it, and within 1%."""
+    torch.manual_seed(0)
+    model = INR(scaled_model("siamese-siren", 96))
+    real = len(compress(model, sample_rate=RATE, num_samples=RATE * 3, peak_scale=0.5, quant=quant,
+                        preset="siamese-siren", variant="siamese"))
+    guess = predicted_bytes(model.config, quant, quant.bits, RATE, RATE * 3, "siamese-siren")
+    assert real <= guess <= real * 1.01
+
+
+def test_plan_fits_the_budget_and_grows_with_it():
+    points = synthetic_model()
+    sizes = []
+    for kbps in (8, 16, 32, 64, 128):
+        plan = plan_rate(kbps, RATE * 5, RATE, points=points)
+        assert plan.predicted_bytes <= plan.budget_bytes == kbps * 1000 * 5 // 8
+        sizes.append(parameter_count(plan.model))
+    assert sizes == sorted(sizes) and sizes[-1] > 4 * sizes[0]
+
+
+def test_plan_follows_the_measured_quality():
+    """QAT's smaller weights buy more parameters; it wins when its quality deficit is small and
+    loses when it is large: the choice comes from the rate model, not a fixed rule."""
+    close = plan_rate(40, RATE * 5, RATE, points=synthetic_model(quality_gap=0.5))
+    far = plan_rate(40, RATE * 5, RATE, points=synthetic_model(quality_gap=8.0))
+    assert close.recipe.quant_aware and close.recipe.bits == 6
+    assert not far.recipe.quant_aware and far.recipe.bits == 8
+    assert parameter_count(close.model) > parameter_count(far.model)
+
+
+def test_too_low_a_target_is_a_clear_error():
+    with pytest.raises(SirenpipeError, match="below the smallest stream"):
+        plan_rate(0.5, RATE // 10, RATE, points=synthetic_model())
+    with pytest.raises(SirenpipeError, match="positive"):
+        plan_rate(-3, RATE, RATE, points=synthetic_model())
+
+
+def test_packaged_rate_model_covers_the_sweep():
+    points = load_rate_model()
+    recipes = {p.recipe for p in points}
+    assert len(recipes) >= 3 and any(r.quant_aware for r in recipes) and any(not r.quant_aware for r in recipes)
+    assert all(0 < p.bits_per_weight <= p.recipe.bits and p.params_per_second > 0 for p in points)
+
+
+def short_clip(seconds=1.0) -> Clip:
+    x = speech_like(RATE, seconds)
+    return Clip(x / np.abs(x).max(), RATE, 0.7, RATE, seconds)
+
+
+def test_encode_at_rate_never_exceeds_the_target():
+    clip = short_clip()
+    fit = FitConfig(steps=30, batch_size=4096, seed=0, device="cpu")
+    for kbps in (40.0, 120.0):
+        encoded = encode_at_rate(clip, kbps, fit_config=fit, progress=False)
+        assert len(encoded.data) * 8 / clip.duration / 1000 <= kbps
+        header = read_header(encoded.data)[0]
+        assert header.model == encoded.plan.model and header.quant == encoded.quant
+
+
+def test_over_budget_streams_are_requantized_at_fewer_bits():
+    clip = short_clip()
+    torch.manual_seed(0)
+    model = INR(scaled_model("siamese-siren", 64))
+    full, quant, _ = compress_within(model, clip, QuantConfig(8, True, "entropy", 16))
+    assert quant.bits == 8
+    data, used, _ = compress_within(model, clip, QuantConfig(8, True, "entropy", 16), budget_bytes=len(full) * 3 // 4)
+    assert used.bits < 8 and len(data) <= len(full) * 3 // 4
+    with pytest.raises(SirenpipeError, match="over its budget"):
+        compress_within(model, clip, QuantConfig(8, True, "entropy", 16), budget_bytes=100)
+
+
+def test_the_stream_names_its_best_variant_and_decode_uses_it():
+    """A model fitted to a noisy clip: the stream names the variant with the highest PESQ-WB +
+    ViSQOL against the clip (scored here independently from decode's output), decode's default is it;
+    a header naming a variant the model cannot run is refused."""
+    from conftest import add_noise
+    from sirenpipe.fit import fit
+    from sirenpipe.metrics import score
+
+    noisy = add_noise(speech_like(RATE, 1.0), 15.0)
+    clip = Clip((noisy / np.abs(noisy).max()).astype(np.float32), RATE, 0.5, RATE, 1.0)
+    model = fit(clip.samples, scaled_model("siamese-siren", 48), FitConfig(steps=150, batch_size=4096, device="cpu"),
+                progress=False).model
+    data, _, variant = compress_within(model, clip, QuantConfig(8))
+    assert decompress(data).header.variant == variant and decode(data).variant == variant
+    reference = clip.samples * clip.peak_scale
+    quality = {}
+    for v in ("f0", "mean", "siamese", "blind"):
+        results = score(ref=reference, est=decode(data, variant=v).signal, sample_rate=RATE, metrics=["pesq", "visqol"])
+        quality[v] = results["pesq"].value + results["visqol"].value
+    assert quality[variant] == pytest.approx(max(quality.values()), abs=1e-6), quality
+    assert decode(data, variant="f0").variant == "f0"
+    one_head = INR(model_config("optimized-siren", shared=(16, 16)))
+    with pytest.raises(BitstreamError, match="decoder variant"):
+        compress(one_head, sample_rate=RATE, num_samples=RATE, peak_scale=1.0, variant="siamese")
+    bad = compress(one_head, sample_rate=RATE, num_samples=RATE, peak_scale=1.0, variant="f0")
+    bad = bad.replace(b'"variant":"f0"', b'"variant":"xx"')[:-4]
+    with pytest.raises(BitstreamError, match="decoder variant"):
+        decompress(bad + zlib.crc32(bad).to_bytes(4, "little"))
+
+
+def test_cli_kbps_prints_its_choice_and_lands_under_target(tmp_path, capsys):
+    wav, sirn = tmp_path / "speech.wav", tmp_path / "speech.sirn"
+    sf.write(wav, 0.5 * speech_like(RATE, 2.0), RATE, subtype="PCM_16")
+    args = ["encode", str(wav), str(sirn), "--kbps", "48", "--steps", "30", "--batch-size", "4096", "--quiet",
+            "--device", "cpu", "--sample-rate", str(RATE), "--duration", "2"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "rate control: target 48 kbps" in out and "parameters" in out and "-bit" in out
+    assert sirn.stat().st_size * 8 / 2.0 / 1000 <= 48
+    assert main([*args, "--bits", "6"]) == 2
+    err = capsys.readouterr().err
+    assert "--kbps chooses" in err and "--bits" in err and "Traceback" not in err
+
+
+def test_workflow_target_kbps_resolves_to_the_plan():
+    samples, rate = 5 * 22050, 22050
+    resolved = resolve_ablation({"name": "t", "preset": "siamese-siren", "target_kbps": 40}, {}, samples, rate)
+    plan = plan_rate(40, samples, rate)
+    assert resolved["model"] == plan.model.to_dict() and resolved["quant"] == plan.quant.to_dict()
+    assert resolved["fit"]["quant_aware"] == plan.recipe.quant_aware and resolved["target_kbps"] == 40.0
+    with pytest.raises(ValueError, match="target_kbps chooses quant.bits"):
+        resolve_ablation({"name": "t", "preset": "siamese-siren", "target_kbps": 40, "quant": {"bits": 6}}, {},
+                         samples, rate)
+    with pytest.raises(ValueError, match="below the smallest stream"):
+        resolve_ablation({"name": "t", "preset": "siamese-siren", "target_kbps": 0.1}, {}, samples, rate)
+
+
+def test_ablations_differing_only_in_quantization_share_a_fit():
+    defaults = {"fit": {"steps": 10, "device": "cpu"}}
+    ablations = {a["name"]: resolve_ablation(a, defaults) for a in [
+        {"name": "b8", "preset": "siamese-siren", "quant": {"bits": 8}},
+        {"name": "b4", "preset": "siamese-siren", "quant": {"bits": 4}},
+        {"name": "qat4", "preset": "siamese-siren", "quant": {"bits": 4}, "fit": {"quant_aware": True}},
+        {"name": "small", "preset": "siamese-2x64-1x32", "quant": {"bits": 4}},
+    ]}
+    assert fit_owners(ablations) == {"b8": "b8", "b4": "b8", "qat4": "qat4", "small": "small"}
+
+
+def test_rate_model_averages_the_best_variant_over_clips():
+    import pandas as pd
+
+    from sirenpipe.pipeline.rate_model import rate_model
+
+    rows = []
+    for ablation, bits, qat, coded in (("ptq8", 8, False, 7000), ("qat6", 6, True, 5000)):
+        for clip, offset in (("a", 0.0), ("b", 2.0)):
+            for variant, psnr in (("mean", 40.0), ("siamese", 38.0)):
+                rows.append(dict(status="ok", curve=ablation, target_kbps=None, coding="entropy", ablation=ablation,
+                                 dataset="d", clip=clip, bits=bits, quant_aware=qat, rate_weight=0.0, per_channel=True,
+                                 float_bits=16, params=10_000, weights=9_000, duration_s=5.0,
+                                 coded_weight_bytes=coded, variant=variant, psnr=psnr + offset + bits, pesq=2.0))
+    rows.append({**rows[0], "coding": "fixed", "psnr": 99.0})  # the paper's fixed-length codes: not a recipe
+    rows.append({**rows[0], "target_kbps": 32.0, "psnr": 99.0})  # rate-controlled: not a measurement
+    model = rate_model(pd.DataFrame(rows)).set_index("bits")
+    assert sorted(model.index) == [6, 8] and (model["clips"] == 2).all()
+    assert model.loc[8, "psnr"] == pytest.approx(49.0) and model.loc[6, "psnr"] == pytest.approx(47.0)
+    assert model.loc[8, "params_per_second"] == 2000 and model.loc[6, "bits_per_weight"] == pytest.approx(5000 * 8 / 9000)
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "rd.yaml", "paper.yaml", "paper-reduced.yaml", "paper-cpu.yaml"])
+def test_shipped_configs_validate_and_resolve(name):
+    """Every shipped config passes the schema and resolves every ablation, target_kbps ones
+    included (config.yaml's siamese-48kbps plans within its target)."""
+    from pathlib import Path
+
+    import jsonschema
+    import yaml
+
+    repo = Path(__file__).resolve().parents[1]
+    config = yaml.safe_load((repo / "config" / name).read_text())
+    jsonschema.validate(config, yaml.safe_load((repo / "workflow/schemas/config.schema.yaml").read_text()))
+    samples = round(config["clip"]["duration"] * config["clip"]["sample_rate"])
+    for a in config["ablations"]:
+        resolved = resolve_ablation(a, config.get("defaults", {}), samples, config["clip"]["sample_rate"])
+        if a.get("target_kbps"):
+            plan = plan_rate(a["target_kbps"], samples, config["clip"]["sample_rate"], a["preset"])
+            assert resolved["model"] == plan.model.to_dict() and plan.predicted_bytes <= plan.budget_bytes
