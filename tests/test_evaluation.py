@@ -139,8 +139,8 @@ def _group(summary, dataset="demo-speech", ablation="siamese-siren", variant="si
 # ---------------------------------------------------------------------------------------------- tables
 def test_metric_constants():
     """Derived from the metric registry: same names, order and directions as the tables always had."""
-    assert METRIC_COLUMNS == ["visqol", "pesq", "stoi", "estoi", "snr", "lsd", "mel_distance", "cdpam"]
-    assert HIGHER_IS_BETTER == {"visqol", "pesq", "stoi", "estoi", "snr"}
+    assert METRIC_COLUMNS == ["visqol", "pesq", "stoi", "estoi", "snr", "psnr", "lsd", "mel_distance", "cdpam"]
+    assert HIGHER_IS_BETTER == {"visqol", "pesq", "stoi", "estoi", "snr", "psnr"}
     assert LOWER_IS_BETTER == {"lsd", "mel_distance", "cdpam"}
 
 
@@ -424,3 +424,36 @@ def test_plot_rate_quality(tmp_path, scores, saved):
     assert _texts(ax.texts) == ["no cdpam values with a bitrate"] and ax.get_xlabel() == "Bitrate (kbps)"
     (ax,) = _visible_axes(single)
     assert ax.get_ylabel() == "SNR (dB) ↑" and ax.get_title().startswith("demo-speech (speech)")
+
+
+def test_plot_rate_quality_draws_curves(tmp_path, scores, saved):
+    """With a "curve" column: one line per curve / variant through its ablations, one per codec through
+    its levels, in bitrate order; a point with a target bitrate is a star saying so."""
+    curves = scores.assign(curve="ptq-int8", target_kbps=np.where(scores.ablation == "optimized-siren", 75.0, np.nan))
+    base = scores[(scores.status == "ok") & (scores.variant == "f0") & (scores.ablation == "optimized-siren")]
+    opus = pd.concat([base.assign(ablation="opus", arch="opus", variant=f"level {k}", preset=f"opus-{k}", curve=None,
+                                  target_kbps=np.nan, kbps=float(k), visqol=base.visqol - 1 + k / 24)
+                      for k in (24, 6, 12)])  # levels in any order
+    table = pd.concat([curves, opus], ignore_index=True)
+    _assert_png(figures.plot_rate_quality(table, tmp_path / "rq-curves.png", "visqol"), min_width=600)
+    speech, music = _visible_axes(saved[0])
+    (legend,) = saved[0].legends
+    assert legend.get_title().get_text() == "Curve / Variant"
+    assert _texts(legend.get_texts()) == ["ptq-int8 / f0", "ptq-int8 / mean", "ptq-int8 / siamese",
+                                          "ptq-int8 / blind", "opus"]
+    assert speech.get_xscale() == "log" and speech.get_xlabel() == "Bitrate (kbps)"
+    lines = [line for line in speech.get_lines() if len(line.get_xdata()) > 1]
+    assert sorted(len(line.get_xdata()) for line in lines) == [2, 2, 3]  # f0 and blind: both ablations; opus
+    for line in lines:
+        assert list(line.get_xdata()) == sorted(line.get_xdata())
+    opus_line = next(line for line in lines if len(line.get_xdata()) == 3)
+    assert list(opus_line.get_xdata()) == pytest.approx([6.0, 12.0, 24.0])
+    stars = [line for line in speech.get_lines() if line.get_marker() == "*"]
+    assert len(stars) == 2 and all(s.get_xdata()[0] == pytest.approx(75.0, rel=0.05) for s in stars)  # f0, blind
+    assert _texts(speech.texts).count("target 75 kbps") == 1  # once per target
+    # the workflow's call (one "series" column) and a table from before the curve column still work
+    table["series"] = table["ablation"] + " / " + table["variant"]
+    figures.plot_rate_quality(table, tmp_path / "rq-series.png", "visqol", series=("series",))
+    assert _texts(saved[1].legends[0].get_texts())[-1] == "opus"
+    figures.plot_rate_quality(table.drop(columns=["curve", "target_kbps"]), tmp_path / "rq-old.png", "visqol")
+    assert saved[2].legends[0].get_title().get_text() == "Ablation / Variant"

@@ -16,7 +16,7 @@ from sirenpipe.metrics import learned, perceptual
 from sirenpipe.metrics._signal import mel_filterbank, resample
 
 SR = 16000
-HIGHER_IS_BETTER = ["visqol", "pesq", "stoi", "estoi", "snr"]
+HIGHER_IS_BETTER = ["visqol", "pesq", "stoi", "estoi", "snr", "psnr"]
 LOWER_IS_BETTER = ["lsd", "mel_distance"]
 # At 0 dB SNR every metric must be clearly off its top value (measured: 1.24, 1.03, 0.80, 0.47, 39, 3.5).
 CLEARLY_WORSE = {"visqol": 2.0, "pesq": 1.5, "stoi": 0.9, "estoi": 0.7, "lsd": 10.0, "mel_distance": 1.0}
@@ -45,7 +45,7 @@ def test_identical_signals_give_top_values(speech_scores):
     assert 4.4 <= clean["visqol"] <= 4.76  # lattice mapping: 4.53 on this clip (not 5)
     assert clean["pesq"] >= 4.5  # PESQ-WB maximum is 4.644
     assert clean["stoi"] >= 0.99 and clean["estoi"] >= 0.99
-    assert clean["snr"] == 100.0  # capped, JSON friendly
+    assert clean["snr"] == clean["psnr"] == 100.0  # capped, JSON friendly
     assert clean["lsd"] == pytest.approx(0.0, abs=1e-9)
     assert clean["mel_distance"] == pytest.approx(0.0, abs=1e-9)
 
@@ -58,6 +58,7 @@ def test_speech_modes_are_recorded(speech_scores):
         "stoi": "10k-from-16000",
         "estoi": "10k-from-16000",
         "snr": "16000",
+        "psnr": "[0,1]-16k",
         "lsd": "16000",
         "mel_distance": "16000",
     }
@@ -171,7 +172,7 @@ def test_signals_are_keyword_only(speech):
 
 
 def test_registry_and_defaults(speech):
-    assert available_metrics() == ["visqol", "pesq", "stoi", "estoi", "snr", "lsd", "mel_distance", "cdpam"]
+    assert available_metrics() == ["visqol", "pesq", "stoi", "estoi", "snr", "psnr", "lsd", "mel_distance", "cdpam"]
     assert list(score(ref=speech, est=speech, sample_rate=SR, metrics=["snr", "lsd"])) == ["snr", "lsd"]
     with pytest.raises(ValueError, match="unknown metric"):
         score(ref=speech, est=speech, sample_rate=SR, metrics=["snr", "sdr"])
@@ -204,3 +205,37 @@ def test_mel_filterbank_has_no_empty_filter(sample_rate):
     assert bank.shape == (80, 1025)
     assert np.all(bank.max(axis=1) > 0.1) and bank.max() <= 1.0
     assert math.isclose(np.argmax(bank[-1]) * sample_rate / 2048, sample_rate / 2, rel_tol=0.05)
+
+
+def _with_noise_of_power(x: np.ndarray, sigma: float, seed: int = 0, below_hz: float | None = None) -> np.ndarray:
+    """x plus white noise (at SR, band-limited below ``below_hz`` if given) of mean power exactly sigma²."""
+    noise = np.random.default_rng(seed).standard_normal(x.size)
+    if below_hz is not None:
+        spectrum = np.fft.rfft(noise)
+        spectrum[np.fft.rfftfreq(x.size, 1 / SR) >= below_hz] = 0.0
+        noise = np.fft.irfft(spectrum, n=x.size)
+    return x + sigma * noise / np.sqrt(np.mean(noise**2))
+
+
+def test_psnr_known_answer(speech):
+    """[0,1] scaling halves the error: PSNR = 10·log10(1 / (σ²/4)); twice the noise costs 6.02 dB."""
+    sigma = 0.01
+    est = _with_noise_of_power(speech, sigma)
+    result = METRICS["psnr"](ref=speech, est=est, sample_rate=SR)
+    assert result.mode == "[0,1]-16k"
+    assert result.value == pytest.approx(10 * np.log10(1 / (sigma**2 / 4)), abs=0.05)
+    louder = METRICS["psnr"](ref=speech, est=_with_noise_of_power(speech, 2 * sigma), sample_rate=SR).value
+    assert result.value - louder == pytest.approx(20 * np.log10(2), abs=0.05)
+    # SNR ≈ PSNR₀₁ − 6.02 dB + 20·log10(RMS) (DESIGN §9)
+    snr = METRICS["snr"](ref=speech, est=est, sample_rate=SR).value
+    assert snr == pytest.approx(result.value - 20 * np.log10(2) + 20 * np.log10(np.sqrt(np.mean(speech**2))), abs=0.05)
+
+
+def test_psnr_is_computed_at_16k(speech):
+    """A 16 kHz pair upsampled to 22.05 kHz scores as at 16 kHz (noise kept below the resampler's
+    transition band); identical signals hit the cap."""
+    est = _with_noise_of_power(speech, 0.01, below_hz=6000.0)
+    at_16k = METRICS["psnr"](ref=speech, est=est, sample_rate=SR).value
+    up = METRICS["psnr"](ref=resample(speech, SR, 22050), est=resample(est, SR, 22050), sample_rate=22050)
+    assert up.mode == "[0,1]-16k" and up.value == pytest.approx(at_16k, abs=0.05)
+    assert METRICS["psnr"](ref=speech, est=speech.copy(), sample_rate=22050).value == 100.0

@@ -1,9 +1,11 @@
-"""Evaluation summaries: tables (:mod:`.tables`) and figures (:mod:`.figures`) from the per-clip scores.
+"""Evaluation summaries: tables (:mod:`.tables`), BD-rate (:mod:`.bdrate`) and figures (:mod:`.figures`)
+from the per-clip scores.
 
-The table helpers are re-exported here; import :mod:`sirenpipe.evaluation.figures` for the plots (it
+The table and BD-rate helpers are re-exported here; import :mod:`sirenpipe.evaluation.figures` for the plots (it
 selects matplotlib's Agg backend on import).
 """
 
+from .bdrate import bd_quality, bd_rate, bd_rate_markdown, bd_rate_table
 from .tables import (
     HIGHER_IS_BETTER,
     LOWER_IS_BETTER,
@@ -22,6 +24,10 @@ __all__ = [
     "LOWER_IS_BETTER",
     "METRIC_COLUMNS",
     "axis_label",
+    "bd_quality",
+    "bd_rate",
+    "bd_rate_markdown",
+    "bd_rate_table",
     "ci95",
     "failed_rows",
     "ok_rows",

@@ -24,7 +24,9 @@ import pandas as pd  # noqa: E402
 from matplotlib.gridspec import GridSpec  # noqa: E402
 
 from ..atomic import atomic_path  # noqa: E402
+from ..baselines import CODECS  # noqa: E402
 from ..metrics._signal import _hz_to_mel, mel_filterbank, power_spectrogram  # noqa: E402
+from .bdrate import curve_labels  # noqa: E402
 from .tables import VARIANT_ORDER, axis_label, ci95, ok_rows, summary_metrics  # noqa: E402
 
 __all__ = [
@@ -40,7 +42,7 @@ __all__ = [
 DPI = 120
 DYNAMIC_RANGE_DB = 80.0
 POWER_FLOOR = 1e-10
-_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "*", "h", "p"]
+_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "h", "p", "8"]  # "*" marks a target bitrate
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -360,14 +362,20 @@ def plot_rate_quality(
     *,
     series: tuple[str, ...] = ("ablation", "variant"),
     title: str | None = None,
+    curves: bool | None = None,
 ) -> Path:
-    """Bitrate (kbps) against ``metric`` from the per-clip rows (status "ok"), one panel per dataset.
+    """Bitrate (kbps, log scale) against ``metric`` from the per-clip rows (status "ok"), one panel per
+    dataset (its kind in the title).
 
-    Each series (distinct values of the ``series`` columns, default ablation / variant; any values work,
-    e.g. a classical codec's variant "opus") gets its own colour and marker: faint per-clip points plus
-    the mean with 95 % CI error bars in both directions. When a series has several operating points
-    (distinct ``preset`` values, e.g. Opus at 6/12/24 kbps) each gets a mean point and they are joined
-    by a line in bitrate order. Rows without a finite kbps or metric value are skipped.
+    Each series gets its own colour and marker: faint per-clip points plus the mean with 95 % CI error
+    bars in both directions. A series' operating points (distinct ``ablation`` / ``preset`` values not in
+    ``series``, e.g. Opus at 6/12/24 kbps) each get a mean point, joined by a line in bitrate order.
+
+    Series are the distinct values of the ``series`` columns (default ablation / variant), or, with
+    ``curves`` (default: when the table has a ``curve`` column), rate–quality curves: "curve / variant"
+    for INR rows on a curve, the codec name for a classical codec's rows, and the ``series`` values for
+    an ablation on no curve. A point whose ``target_kbps`` is set is drawn as a star annotated "target X
+    kbps". Rows without a finite kbps or metric value are skipped.
     """
     title = title or f"Rate–quality: {axis_label(metric).rstrip(' ↑↓')}"
     ok = ok_rows(scores).copy()
@@ -389,13 +397,18 @@ def plot_rate_quality(
     for column in ["dataset", *series]:
         if column not in ok.columns:
             ok[column] = None
-    point_key = "preset" if "preset" in ok.columns and "preset" not in series else None
+    legend_title = " / ".join(s.capitalize() for s in series)
+    use_curves = "curve" in ok.columns if curves is None else curves
+    if use_curves:
+        ok["_curve"] = _curve_series(ok, series)
+        series, legend_title = ["_curve"], "Curve / Variant"
+    point_key = [c for c in ("ablation", "preset") if c in ok.columns and c not in series] or None
     keys = _ordered_keys(ok, series)
     colours = dict(zip(keys, _colours(len(keys))))
     markers = {k: _MARKERS[i % len(_MARKERS)] for i, k in enumerate(keys)}
     datasets = list(dict.fromkeys(ok["dataset"].astype("object")))
     kbps_all = ok["kbps"].to_numpy()
-    log_x = kbps_all.min() > 0 and kbps_all.max() / kbps_all.min() > 8
+    log_x = kbps_all.min() > 0
 
     ncols = min(3, len(datasets))
     nrows = math.ceil(len(datasets) / ncols)
@@ -412,6 +425,7 @@ def plot_rate_quality(
         shifts = _dodge([group["kbps"].mean() for _, group in points], log_x)
         dodged |= any(shift != (1.0 if log_x else 0.0) for shift in shifts)
         means: dict = {}
+        annotated: set = set()
         for (key, group), shift in zip(points, shifts):
             colour, marker = colours[key], markers[key]
             kbps = group["kbps"] * shift if log_x else group["kbps"] + shift
@@ -432,12 +446,38 @@ def plot_rate_quality(
                 capsize=3,
             )
             means.setdefault(key, []).append((x, y))
+            target = _first_finite(group["target_kbps"]) if "target_kbps" in group.columns else None
+            if target is not None:
+                ax.plot(
+                    x,
+                    y,
+                    marker="*",
+                    markersize=15,
+                    color=colour,
+                    markeredgecolor="black",
+                    markeredgewidth=0.6,
+                    linestyle="none",
+                    zorder=3,
+                )
+                point = tuple(group[point_key].iloc[0]) if point_key else None
+                if (point, target) not in annotated:  # once per point, not per decoder variant
+                    annotated.add((point, target))
+                    ax.annotate(
+                        f"target {target:g} kbps",
+                        (x, y),
+                        xytext=(6, 6),
+                        textcoords="offset points",
+                        fontsize=8,
+                        color="0.2",
+                    )
         for key, xy in means.items():
             if len(xy) > 1:  # several operating points of one series: a rate-quality curve
                 ax.plot(*zip(*sorted(xy)), color=colours[key], linewidth=1.2)
         if log_x:
             ax.set_xscale("log")
-            ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            wide = kbps_all.max() / kbps_all.min() > 8
+            subs = (1.0, 2.0, 5.0) if wide else (1.0, 1.2, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0)
+            ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=subs))
             ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
             ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         kind = rows["kind"].dropna().iloc[0] if "kind" in rows.columns and rows["kind"].notna().any() else None
@@ -471,5 +511,25 @@ def plot_rate_quality(
         note = "Series at the same bitrate are offset sideways for legibility."
         fig.text(0.01, 0.01, note, fontsize=8, style="italic", color="0.35", ha="left", va="bottom")
         bottom = 0.2 / fig.get_figheight()
-    legend_title = " / ".join(s.capitalize() for s in series)
     return _save_with_legend(fig, out_png, handles, [_series_label(k) for k in keys], legend_title, bottom=bottom)
+
+
+def _first_finite(values: pd.Series) -> float | None:
+    values = pd.to_numeric(values, errors="coerce").astype(float)
+    values = values[np.isfinite(values)]
+    return float(values.iloc[0]) if len(values) else None
+
+
+def _curve_series(rows: pd.DataFrame, series: list[str]) -> pd.Series:
+    """Series label of each row in curve mode: "curve / variant", the codec name, or the series values."""
+    curve = curve_labels(rows)
+    own = pd.Series(
+        [_series_label(k) for k in rows[series].astype("object").itertuples(index=False, name=None)],
+        index=rows.index,
+        dtype=object,
+    )
+    none = pd.Series(None, index=rows.index, dtype=object)
+    variant = rows["variant"].astype(object) if "variant" in rows.columns else none
+    codec = (rows["arch"] if "arch" in rows.columns else none).isin(list(CODECS))
+    on_curve = curve.astype(str) + (" / " + variant.astype(str)).where(variant.notna() & ~codec, "")
+    return on_curve.where(curve.notna(), own)

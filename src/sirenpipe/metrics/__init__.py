@@ -12,6 +12,7 @@ visqol         ViSQOL MOS-LQO (visqol-python)                         speech-16k
 pesq           PESQ-WB P.862.2 (speech-only, computed for any kind)   wb-16k
 stoi, estoi    (extended) STOI, pystoi                                10k-from-<rate>
 snr            dB, capped at 100.0 for identical signals              <rate>
+psnr           dB of [0,1]-scaled 16 kHz audio (COIN++), cap 100.0    [0,1]-16k
 lsd            log-spectral distance, dB (lower is better)            <rate>
 mel_distance   L1 of log-mel spectrograms (lower is better)           <rate>
 cdpam          CDPAM distance, optional extra, off by default         22050

@@ -1,13 +1,14 @@
-"""Cheap signal-level metrics computed with numpy: SNR, log-spectral distance, mel distance."""
+"""Cheap signal-level metrics computed with numpy: SNR, PSNR, log-spectral distance, mel distance."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ._registry import register
-from ._signal import mel_filterbank, power_spectrogram
+from ._signal import mel_filterbank, power_spectrogram, resample
 
 SNR_CAP_DB = 100.0
+PSNR_RATE = 16000
 POWER_EPS = 1e-10
 MEL_EPS = 1e-5
 
@@ -23,6 +24,18 @@ def snr(ref: np.ndarray, est: np.ndarray, sample_rate: int, kind: str) -> float:
     if noise == 0.0:
         return SNR_CAP_DB
     return min(SNR_CAP_DB, 10.0 * np.log10(np.sum(ref**2) / noise))
+
+
+@register("psnr", mode="[0,1]-16k", higher_is_better=True, label="PSNR", unit="dB")
+def psnr(ref: np.ndarray, est: np.ndarray, sample_rate: int, kind: str) -> float:
+    """PSNR in dB of audio mapped from [-1, 1] to [0, 1] at 16 kHz (peak 1), as COIN++ and RECOMBINER
+    report: both signals resampled to 16 kHz, then x01 = (x + 1) / 2, 10·log10(1 / MSE(x01)); capped at
+    +100 dB like snr (identical signals give 100.0)."""
+    ref01, est01 = ((resample(x, sample_rate, PSNR_RATE) + 1.0) / 2.0 for x in (ref, est))
+    mse = np.mean((ref01 - est01) ** 2)
+    if mse == 0.0:
+        return SNR_CAP_DB
+    return min(SNR_CAP_DB, -10.0 * np.log10(mse))
 
 
 @register("lsd", mode=_rate_mode, higher_is_better=False, label="LSD", unit="dB")
