@@ -31,3 +31,4 @@ rule all:
         "results/tables/summary.md",
         figure_files(),
         paper_files(),
+        rate_distortion_files(),

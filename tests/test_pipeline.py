@@ -102,8 +102,8 @@ def test_fit_groups_follow_the_selection_order():
 
 
 # --------------------------------------------------------------------------------------- stages
-INR_COLUMNS = ["dataset", "clip", "kind", "ablation", "status", "error", "preset", "arch", "params", "paper_params",
-               "bytes", "kbps", "paper_bytes", "bits", "per_channel", "coding", "float_bits", "quant_aware", "rate_weight",
+INR_COLUMNS = ["dataset", "clip", "kind", "ablation", "status", "error", "preset", "curve", "target_kbps", "arch", "params",
+               "paper_params", "bytes", "kbps", "paper_bytes", "bits", "weights", "per_channel", "stream_variant", "coding", "float_bits", "quant_aware", "rate_weight",
                "estimated_weight_bytes", "coded_weight_bytes", "steps", "batch_size", "lr", "seed", "fit_seconds",
                "fit_clips_together", "device", "final_loss", "sample_rate", "duration_s", "source", "offset_s",
                "license", "library_version", "variant"]
@@ -125,14 +125,15 @@ def fitted(tmp_path_factory):
          "variants": ["f0", "mean"]},
         {"fit": {"steps": 20, "batch_size": 4096, "device": "cpu"}}, 16000)
     fit_clip(d / "clip.wav", ablation, d / "fit.pt", d / "fit.json")
-    quantize_clip(d / "fit.pt", ablation, d / "clip.sirn")
+    quantize_clip(d / "fit.pt", d / "clip.wav", ablation, d / "clip.sirn")
     return d, ablation
 
 
-def test_quantize_reads_the_clip_facts_from_the_checkpoint(fitted):
-    """Same bytes as compressing with the clip's own normalization (what quantize read before)."""
+def test_quantize_stores_the_fitted_clip_and_its_best_variant(fitted):
+    """Same bytes as compressing with the clip's own normalization (the facts the fit saved) and
+    the decoder variant the stage chose, which the header names."""
     from sirenpipe.audio import load_clip
-    from sirenpipe.codec import compress
+    from sirenpipe.codec import compress, read_header
     from sirenpipe.codec.quantize import QuantConfig
     from sirenpipe.pipeline.fit import load_checkpoint
 
@@ -140,9 +141,12 @@ def test_quantize_reads_the_clip_facts_from_the_checkpoint(fitted):
     model, facts = load_checkpoint(d / "fit.pt")
     clip = load_clip(d / "clip.wav")
     assert facts == {"peak_scale": clip.peak_scale, "sample_rate": 16000, "num_samples": 16000}
+    stored = (d / "clip.sirn").read_bytes()
+    variant = read_header(stored)[0].variant
+    assert variant in ("f0", "mean", "siamese", "blind")
     expected = compress(model, sample_rate=clip.sample_rate, num_samples=len(clip.samples), peak_scale=clip.peak_scale,
-                        quant=QuantConfig(**ablation["quant"]), preset=ablation["preset"])
-    assert (d / "clip.sirn").read_bytes() == expected
+                        quant=QuantConfig(**ablation["quant"]), preset=ablation["preset"], variant=variant)
+    assert stored == expected
 
 
 def test_score_rows_have_the_one_layout(fitted):

@@ -214,6 +214,34 @@ def test_editing_variants_runs_only_what_depends_on_them(workdir):
         write_config(workdir, TINY)
 
 
+def test_an_ablation_differing_only_in_quantization_reuses_the_fit(workdir):
+    config = copy.deepcopy(TINY)
+    config["ablations"].append({**TINY["ablations"][0], "name": "siamese-4bit", "quant": {"bits": 4}})
+    write_config(workdir, config)
+    try:  # its 2 clips are quantized, decoded and scored; nothing is fitted
+        assert dry_run_jobs(workdir) == Counter({"quantize": 2, "decode": 4, "score": 2, **REPORT})
+    finally:
+        write_config(workdir, TINY)
+
+
+def test_a_target_kbps_ablation_and_the_rate_distortion_tables(workdir):
+    """A target_kbps ablation gets its own fits (its widths come from rate control); the
+    rate_distortion section adds the BD-rate table and the rate model."""
+    config = copy.deepcopy(TINY)
+    config["ablations"].append({"name": "at-64kbps", "preset": "siamese-siren", "target_kbps": 64, "curve": "target"})
+    config["rate_distortion"] = {"reference_curves": ["opus"]}
+    write_config(workdir, config)
+    try:
+        jobs = dry_run_jobs(workdir)
+        assert jobs["fit"] == 2 and jobs["quantize"] == 2 and jobs["rate_distortion"] == 1 and jobs["rate_model"] == 1
+        config["ablations"][-1]["quant"] = {"bits": 6}
+        write_config(workdir, config)
+        result = run(workdir, "-n", check=False)
+        assert result.returncode != 0 and "target_kbps chooses quant.bits" in result.stdout + result.stderr
+    finally:
+        write_config(workdir, TINY)
+
+
 def test_a_library_version_bump_reruns_everything(workdir):
     from sirenpipe import __version__
 

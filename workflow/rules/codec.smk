@@ -68,7 +68,8 @@ rule split_fit:
 
 rule quantize:
     input:
-        checkpoint="results/{dataset}/{ablation}/fit/{clip}.pt",
+        checkpoint=fit_of("pt"),
+        wav="results/{dataset}/clips/{clip}.wav",
     output:
         "results/{dataset}/{ablation}/bitstreams/{clip}.sirn",
     log:

@@ -10,6 +10,7 @@ from sirenpipe.pipeline.config import (
     allocator_env,
     catalogue,
     fit_groups,
+    fit_owners,
     one_of,
     resolve_ablation,
 )
@@ -21,9 +22,14 @@ DURATION = config["clip"]["duration"]
 PROBE_CACHE = ".snakemake/sirenpipe/probe-cache.json"
 CLIP_SAMPLES = round(DURATION * config["clip"]["sample_rate"])
 ABLATIONS = {
-    a["name"]: resolve_ablation(a, config.get("defaults", {}), CLIP_SAMPLES)
+    a["name"]: resolve_ablation(
+        a, config.get("defaults", {}), CLIP_SAMPLES, config["clip"]["sample_rate"]
+    )
     for a in config["ablations"]
 }
+# Ablations whose model and fit settings are equal share one fit (the first one's): e.g. the
+# same model quantized at several bit widths is fitted once.
+FIT_OWNER = fit_owners(ABLATIONS)
 # Clips per dataset, found and loaded once at parse time (cached): unusable ones (unreadable,
 # silent, NaN) are kept aside as failures, so that one broken file is named in the tables
 # instead of stopping the run.
@@ -53,9 +59,9 @@ def ablation_params(stage):
     Snakemake reruns a job exactly when its params change."""
     keys = {
         "fit": ("model", "fit", "fit_quant"),
-        "quantize": ("preset", "quant"),
+        "quantize": ("preset", "quant", "target_kbps"),
         "decode": ("alpha",),
-        "score": ("name", "preset", "variants"),
+        "score": ("name", "preset", "variants", "curve", "target_kbps"),
     }[stage]
 
     def params(wildcards):
@@ -66,11 +72,24 @@ def ablation_params(stage):
 
 
 def ablations_matching(batched):
-    """A wildcard constraint matching exactly the ablations whose clips are fitted together
-    (batched=True: rules fit_clips + split_fit) or one at a time (rule fit)."""
+    """A wildcard constraint matching exactly the ablations that own their fit (FIT_OWNER) and
+    whose clips are fitted together (batched=True: rules fit_clips + split_fit) or one at a
+    time (rule fit)."""
     return one_of(
-        n for n, a in ABLATIONS.items() if (a["clips_per_fit"] > 1) == batched
+        n
+        for n, a in ABLATIONS.items()
+        if FIT_OWNER[n] == n and (a["clips_per_fit"] > 1) == batched
     )
+
+
+def fit_of(extension):
+    """Input function: the checkpoint ("pt") or history ("json") of the fit an ablation uses."""
+
+    def path(wildcards):
+        owner = FIT_OWNER[wildcards.ablation]
+        return f"results/{wildcards.dataset}/{owner}/fit/{wildcards.clip}.{extension}"
+
+    return path
 
 
 @functools.cache  # input functions call it once per job: sort each dataset once
@@ -126,8 +145,9 @@ def score_files(wildcards=None):
 
 
 def fits():
-    """(dataset, ablation, clip) of every fit."""
-    return [(d, a, c) for d, clips in CLIPS.items() for a in ABLATIONS for c in clips]
+    """(dataset, ablation, clip) of every fit (ablations sharing a fit: its owner's only)."""
+    owners = [a for a in ABLATIONS if FIT_OWNER[a] == a]
+    return [(d, a, c) for d, clips in CLIPS.items() for a in owners for c in clips]
 
 
 def fit_histories(wildcards=None):
@@ -163,6 +183,17 @@ def paper_files():
     if not config.get("paper_comparison", False):
         return []
     return ["results/tables/paper_comparison.md", "results/RESULTS.md"]
+
+
+def rate_distortion_files():
+    """The BD-rate table and rate control's model, when the config has a rate_distortion section."""
+    if "rate_distortion" not in config:
+        return []
+    return [
+        "results/tables/bd_rate.md",
+        "results/tables/rate_model.csv",
+        "results/RATE_DISTORTION.md",
+    ]
 
 
 def figure_files():

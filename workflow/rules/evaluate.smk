@@ -4,7 +4,7 @@ rule score:
         clip_wav="results/{dataset}/clips/{clip}.wav",
         clip_meta="results/{dataset}/clips/{clip}.json",
         sirn="results/{dataset}/{ablation}/bitstreams/{clip}.sirn",
-        history="results/{dataset}/{ablation}/fit/{clip}.json",
+        history=fit_of("json"),
     output:
         "results/{dataset}/{ablation}/scores/{clip}.parquet",
     log:
@@ -132,3 +132,38 @@ rule paper_comparison:
         version=VERSION,
     script:
         "../scripts/paper_comparison.py"
+
+
+rule rate_distortion:
+    input:
+        scores="results/tables/scores.parquet",
+    output:
+        parquet="results/tables/bd_rate.parquet",
+        markdown="results/tables/bd_rate.md",
+        document="results/RATE_DISTORTION.md",
+    log:
+        "logs/rate_distortion.log",
+    conda:
+        "../envs/sirenpipe.yaml"
+    params:
+        settings=config.get("rate_distortion", {}),
+        run_config={k: v for k, v in config.items() if k in ("clip", "datasets")},
+        configfiles=[os.path.relpath(f) for f in workflow.overwrite_configfiles],
+        version=VERSION,
+    script:
+        "../scripts/bdrate.py"
+
+
+rule rate_model:
+    input:
+        scores="results/tables/scores.parquet",
+    output:
+        "results/tables/rate_model.csv",
+    log:
+        "logs/rate_model.log",
+    conda:
+        "../envs/sirenpipe.yaml"
+    params:
+        version=VERSION,
+    script:
+        "../scripts/rate_model.py"

@@ -15,8 +15,10 @@ from .. import __version__ as VERSION
 from ..allocator import allocator_env
 from ..baselines import CODECS
 from ..codec.quantize import QuantConfig
+from ..codec.ratecontrol import plan_rate
 from ..codec.variants import VARIANTS, allowed_variants, default_variant
 from ..datasets import ClipSource, discover, probe_all, selection_rank
+from ..errors import SirenpipeError
 from ..fit.config import FitConfig
 from ..models.config import model_config
 
@@ -30,6 +32,7 @@ __all__ = [
     "auto_clips_per_fit",
     "catalogue",
     "fit_groups",
+    "fit_owners",
     "one_of",
     "resolve_ablation",
     "selection_rank",
@@ -43,21 +46,31 @@ def one_of(names) -> str:
     return "|".join(re.escape(n) for n in names) or "(?!)"
 
 
-def resolve_ablation(ablation: dict, defaults: dict, clip_samples: int | None = None) -> dict:
+def resolve_ablation(ablation: dict, defaults: dict, clip_samples: int | None = None,
+                     sample_rate: int | None = None) -> dict:
     """An ablation with the defaults filled in and its model config resolved: everything a
     job needs, and exactly what its params (and so its rerun trigger) contain.
 
     clips_per_fit (a workflow setting, not the fit's) is resolved here: "auto" batches short
-    clips on GPUs only (see auto_clips_per_fit); clip_samples is the clips' length.
+    clips on GPUs only (see auto_clips_per_fit); clip_samples is the clips' length. An ablation
+    with target_kbps gets its widths, quantization and fitting recipe from rate control's plan
+    for clips of clip_samples at sample_rate (codec.ratecontrol.plan_rate).
     """
     fit_settings = {**defaults.get("fit", {}), **ablation.get("fit", {})}
+    quant_settings = {**defaults.get("quant", {}), **ablation.get("quant", {})}
+    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in ablation.get("model", {}).items()}
+    target = ablation.get("target_kbps")
+    if target is not None:
+        plan = _rate_plan(ablation, target, clip_samples, sample_rate)
+        fit_settings.update(quant_aware=plan.recipe.quant_aware, rate_weight=plan.recipe.rate_weight)
+        quant_settings = plan.quant.to_dict()
+        overrides = {"shared": plan.model.shared, "head_widths": plan.model.head_widths}
     together = fit_settings.pop("clips_per_fit", "auto")
     fit_config = FitConfig(**fit_settings)
     if together == "auto":
         sizes = [n for n in (fit_config.batch_size, clip_samples) if n]  # samples per step
         together = auto_clips_per_fit(fit_config.device, min(sizes) if sizes else None)
-    quant = QuantConfig(**{**defaults.get("quant", {}), **ablation.get("quant", {})}).to_dict()
-    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in ablation.get("model", {}).items()}
+    quant = QuantConfig(**quant_settings).to_dict()
     model = model_config(ablation["preset"], **overrides).to_dict()
     variants = list(ablation.get("variants") or [default_variant(model["num_heads"])])
     allowed = allowed_variants(model["num_heads"])
@@ -77,7 +90,38 @@ def resolve_ablation(ablation: dict, defaults: dict, clip_samples: int | None = 
         "fit_quant": quant if fit_config.sees_quantizer else None,
         "variants": variants,
         "alpha": float(ablation.get("alpha", 2.0)),
+        "target_kbps": None if target is None else float(target),
+        "curve": ablation.get("curve"),
     }
+
+
+# What rate control chooses for a target_kbps ablation, which it may therefore not set itself.
+_CHOSEN_BY_RATE = {"model": ("shared", "head_widths"), "quant": ("bits", "per_channel", "coding", "float_bits"),
+                   "fit": ("quant_aware", "rate_weight")}
+
+
+def _rate_plan(ablation: dict, target, clip_samples: int | None, sample_rate: int | None):
+    name = ablation["name"]
+    clash = [f"{group}.{key}" for group, keys in _CHOSEN_BY_RATE.items() for key in keys
+             if key in ablation.get(group, {})]
+    if clash:
+        raise ValueError(f"ablation {name}: target_kbps chooses {', '.join(clash)} itself; drop them")
+    if not clip_samples or not sample_rate:
+        raise ValueError(f"ablation {name}: target_kbps needs the clips' length and sample rate")
+    try:
+        return plan_rate(target, clip_samples, sample_rate, ablation["preset"])
+    except SirenpipeError as exc:
+        raise ValueError(f"ablation {name}: {exc}") from None
+
+
+def fit_owners(ablations: dict) -> dict[str, str]:
+    """{ablation: the ablation whose fit it uses}: the first (in config order) with the same
+    model, fit settings, fitting quantizer and batching; itself when it is the first."""
+    owners, first = {}, {}
+    for name, a in ablations.items():
+        key = repr((a["model"], a["fit"], a["fit_quant"], a["clips_per_fit"]))
+        owners[name] = first.setdefault(key, name)
+    return owners
 
 
 def auto_clips_per_fit(device: str, samples_per_step: int | None) -> int:

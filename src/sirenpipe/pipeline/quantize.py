@@ -1,18 +1,25 @@
-"""Stage `quantize`: a fit's checkpoint -> the `.sirn` bitstream (codec.compress)."""
+"""Stage `quantize`: a fit's checkpoint -> the `.sirn` bitstream (codec.api.compress_within)."""
 
 from __future__ import annotations
 
-from ..codec import compress
+from ..audio import load_clip
+from ..codec.api import compress_within
 from ..codec.quantize import QuantConfig
+from ..codec.ratecontrol import budget_bytes
 from .fit import load_checkpoint
 from .io import write_bytes
 
 
-def quantize_clip(checkpoint, ablation: dict, out_sirn) -> None:
-    """Quantize the fitted model with the ablation's settings; the clip's peak scale, rate and
-    length come from the checkpoint (the normalization the fit saw)."""
-    model, clip = load_checkpoint(checkpoint)
-    data = compress(model, sample_rate=clip["sample_rate"], num_samples=clip["num_samples"],
-                    peak_scale=clip["peak_scale"], quant=QuantConfig(**ablation["quant"]), preset=ablation["preset"])
+def quantize_clip(checkpoint, clip_wav, ablation: dict, out_sirn) -> None:
+    """Quantize the fitted model with the ablation's settings; the stream names the decoder
+    variant closest to the clip. An ablation with a target_kbps is re-quantized at fewer bits
+    if its stream is over the target."""
+    model, _ = load_checkpoint(checkpoint)
+    clip = load_clip(clip_wav)  # as the fit loaded it: the same samples and peak scale
+    target = ablation.get("target_kbps")
+    budget = budget_bytes(target, len(clip.samples), clip.sample_rate) if target else None
+    quant = QuantConfig(**ablation["quant"])
+    data, used, variant = compress_within(model, clip, quant, budget, preset=ablation["preset"])
     write_bytes(out_sirn, data)
-    print(f"quantize: {len(data)} bytes")
+    lowered = f", re-quantized from {quant.bits} bits to fit {budget} bytes" if used.bits != quant.bits else ""
+    print(f"quantize: {len(data)} bytes at {used.bits} bits, decoder variant {variant}{lowered}")
