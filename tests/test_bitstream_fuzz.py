@@ -29,8 +29,9 @@ torch.manual_seed(0)
 _MODEL = INR(model_config("siamese-siren", shared=(24,), head_widths=(24,), pe_frequencies=4))
 with torch.no_grad():  # a peaked weight distribution, so that the stream holds every kind of tensor record
     _MODEL.trunk[0].linear.weight.mul_(torch.randn_like(_MODEL.trunk[0].linear.weight).abs() ** 3)
-BASE = compress(_MODEL, sample_rate=16000, num_samples=16000, peak_scale=0.5, quant=QuantConfig(3, True))
-assert {t.coding for t in decompress(BASE).tensors} == {"fixed", "laplace", "histogram", "float"}
+# the newest format: version 3, the input layer at its own bit width
+BASE = compress(_MODEL, sample_rate=16000, num_samples=16000, peak_scale=0.5, quant=QuantConfig(3, True, first_layer_bits=4))
+assert BASE[4] == 3 and {t.coding for t in decompress(BASE).tensors} == {"fixed", "laplace", "histogram", "float"}
 HEADER_END = read_header(BASE)[1]
 OUTCOMES: Counter = Counter()  # reported by conftest's terminal summary
 STARTED = [0]  # inputs handed to the decoder; conftest claims "no other outcome" only if all were counted
@@ -61,7 +62,7 @@ absurd = st.one_of(st.integers(-(2**63), 2**63), st.floats(allow_nan=True), st.t
                    st.lists(st.integers(-5, 10**6), max_size=40), st.booleans())
 paths = [("model", "shared"), ("model", "head_widths"), ("model", "num_heads"), ("model", "pe_frequencies"),
          ("model", "omega"), ("model", "arch"), ("quant", "bits"), ("quant", "per_channel"), ("quant", "coding"),
-         ("quant", "float_bits"), ("sample_rate",),
+         ("quant", "float_bits"), ("quant", "first_layer_bits"), ("sample_rate",),
          ("num_samples",), ("peak_scale",), ("preset",)]
 
 

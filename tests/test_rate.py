@@ -20,7 +20,7 @@ from sirenpipe.codec.entropy import LAPLACE, encode_codes, laplace_bits
 from sirenpipe.codec.quantize import fake_quantize_state, pack_ints, quantize_state
 from sirenpipe.fit import FitConfig, Trainer, fit
 from sirenpipe.fit.trainer import _Encoded, time_grid
-from sirenpipe.models import model_config
+from sirenpipe.models import INR, input_weight_names, model_config
 from sirenpipe.pipeline.config import resolve_ablation
 
 RATE = 16000
@@ -117,7 +117,8 @@ def test_version_1_streams_still_decode(plain, clip):
 
 
 # --- quantization-aware fitting ------------------------------------------------------------------------
-@pytest.mark.parametrize("quant", [QuantConfig(4, True), QuantConfig(5, False, float_bits=16)])
+@pytest.mark.parametrize("quant", [QuantConfig(4, True), QuantConfig(5, False, float_bits=16),
+                                   QuantConfig(4, True, first_layer_bits=8)])
 def test_qat_model_decodes_bit_for_bit(clip, quant):
     """The decoded model is the fitted one as the fit last saw it: the trainer's own quantized
     forward pass over the whole clip equals the decoder's output, bit for bit."""
@@ -147,6 +148,67 @@ def test_qat_beats_post_training_quantization_at_the_same_budget(plain, clip):
     assert qat - ptq > 2
 
 
+# --- the input layer's own bit width ---------------------------------------------------------------------
+def test_input_layer_is_stored_at_its_own_bits(plain, clip):
+    """first_layer_bits quantizes the layer reading the positional encoding (and only it) at its
+    own width: its codes span that width, the stream says so per tensor, and the decoded weights
+    are the quantizer's; a stream without the option has no such header field."""
+    quant = QuantConfig(4, True, first_layer_bits=7)
+    data, stream = stored(plain.model, clip, quant)
+    bits = {t.name: t.bits for t in stream.tensors if t.coding != "float"}
+    assert bits.pop("trunk.0.linear.weight") == 7 and set(bits.values()) == {4}
+    assert stream.header.quant == quant and b'"first_layer_bits":7' in data and stream.version == data[4] == 3
+    codes = quantize_state(plain.model.state_dict(), quant)
+    assert np.abs(codes["trunk.0.linear.weight"].values).max() == 63 and np.abs(codes["trunk.1.linear.weight"].values).max() == 7
+    expected = {name: torch.from_numpy(v.dequantize() if hasattr(v, "dequantize") else v) for name, v in codes.items()}
+    assert all(torch.equal(expected[name], w) for name, w in stream.model.state_dict().items())
+    uniform, uniform_stream = stored(plain.model, clip, QuantConfig(4, True))
+    assert b"first_layer_bits" not in uniform and uniform[4] == 2 and len(uniform) < len(data)
+    assert QuantConfig(4, True, first_layer_bits=4) == QuantConfig(4, True)  # one spelling of "every layer at 4"
+    assert snr_db(clip, mean_heads(stream)) > snr_db(clip, mean_heads(uniform_stream))
+    shared_nothing = INR(model_config("siamese-0-3x128")).state_dict()  # each head reads the input itself
+    assert input_weight_names(shared_nothing) == {"heads.0.0.linear.weight", "heads.1.0.linear.weight"}
+
+
+def test_header_with_a_bad_input_layer_width_is_refused(plain, clip):
+    """Version 3 names the input layer's width, as 2..8 other than bits; version 2 never names it
+    (an older decoder then reports an unsupported version, not a corrupt header)."""
+    from sirenpipe.codec.bitstream import _PREFIX
+    from sirenpipe.errors import BitstreamError
+
+    data, _ = stored(plain.model, clip, QuantConfig(4, True, first_layer_bits=7))
+
+    def edited(field: bytes, version: int = 3) -> bytes:
+        body = data[:-4].replace(b'"first_layer_bits":7', field)
+        body = body[:4] + bytes([version]) + struct.pack("<I", _PREFIX.unpack_from(data)[2] + len(field) - 20) + body[9:]
+        return body + struct.pack("<I", zlib.crc32(body))
+
+    assert decompress(edited(b'"first_layer_bits":6')).header.quant.first_layer_bits == 6  # the editing is sound
+    for bad in (b'"first_layer_bits":9', b'"first_layer_bits":true', b'"first_layer_bits":"7"',
+                b'"first_layer_bits":null', b'"first_layer_bits":4'):
+        with pytest.raises(BitstreamError, match="corrupt .sirn header"):
+            decompress(edited(bad))
+    with pytest.raises(BitstreamError, match="version 2 quant fields"):
+        decompress(edited(b'"first_layer_bits":7', version=2))
+
+
+def test_input_layer_bits_let_4_bit_qat_recover_more(clip):
+    """At 4 bits, a quantization-aware fit with the input layer at 8 bits decodes clearly better
+    than one with every layer at 4 (same budget), and rate-aware fitting's estimate still equals
+    the coded size with the two widths."""
+    uniform = QuantConfig(4, True)
+    first8 = QuantConfig(4, True, first_layer_bits=8)
+    snr = {}
+    for quant in (uniform, first8):
+        result = fitted(clip, quant=quant, quant_aware=True, rate_weight=1e-4)
+        data, stream = stored(result.model, clip, quant)
+        snr[quant] = snr_db(clip, mean_heads(stream))
+        coded = sum(t.bytes for t in stream.tensors if t.coding != "float")
+        assert result.rate_bits / 8 == pytest.approx(coded, rel=0.03)
+    print(f"4-bit QAT SNR: every layer 4 bits {snr[uniform]:.2f} dB, input layer 8 bits {snr[first8]:.2f} dB")
+    assert snr[first8] > snr[uniform] + 0.7
+
+
 # --- rate-aware fitting ------------------------------------------------------------------------------
 def test_rate_weight_trades_quality_for_size_and_its_estimate_is_the_coded_size(clip):
     quant = QuantConfig(6, True)
@@ -174,16 +236,26 @@ def test_cli_encodes_quantization_aware_and_info_lists_coded_tensors(tmp_path, c
                           "--steps", "40", "--batch-size", "2048", "--seed", "3", "--device", "cpu", "--quiet",
                           "--preset", "siamese-2x64-1x32"], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
-    assert "quantization-aware (20 steps)" in run.stdout and "4-bit entropy codes" in run.stdout
+    # below 6 bits the encoder keeps the input layer at 6 unless told otherwise
+    assert "quantization-aware (20 steps)" in run.stdout and "4-bit (input layer 6-bit) entropy codes" in run.stdout
     info = json.loads(subprocess.run([sys.executable, "-m", "sirenpipe", "info", str(out), "--json"],
                                      capture_output=True, text=True, check=True).stdout)
-    assert info["format_version"] == 2 and info["bits"] == 4 and info["coding"] == "entropy"
+    assert info["format_version"] == 3 and info["bits"] == 4 and info["first_layer_bits"] == 6 and info["coding"] == "entropy"
     assert sum(t["count"] for t in info["tensors"]) == info["parameters"]
-    weights = [t for t in info["tensors"] if t["coding"] != "float"]
-    assert weights and all(t["bits"] == 4 for t in weights)
+    weights = {t["name"]: t["bits"] for t in info["tensors"] if t["coding"] != "float"}
+    assert weights.pop("trunk.0.linear.weight") == 6 and set(weights.values()) == {4}
     assert sum(t["bytes"] + t["scale_bytes"] for t in info["tensors"]) < info["bytes"] < 4 * info["parameters"]
     text = subprocess.run([sys.executable, "-m", "sirenpipe", "info", str(out)], capture_output=True, text=True, check=True).stdout
-    assert "coded bits/value" in text and "trunk.0.linear.weight" in text
+    assert "coded bits/value" in text and "trunk.0.linear.weight" in text and "4-bit (input layer 6-bit)" in text
+    uniform = tmp_path / "uniform.sirn"
+    run = subprocess.run([sys.executable, "-m", "sirenpipe", "encode", str(wav), str(uniform), "--bits", "4",
+                          "--first-layer-bits", "4", "--steps", "5", "--device", "cpu", "--quiet",
+                          "--preset", "siamese-2x64-1x32"], capture_output=True, text=True)
+    assert run.returncode == 0 and "4-bit entropy codes" in run.stdout, run.stderr
+    bad = subprocess.run([sys.executable, "-m", "sirenpipe", "encode", str(wav), str(tmp_path / "bad.sirn"), "--bits", "4",
+                          "--first-layer-bits", "9", "--steps", "5", "--device", "cpu", "--quiet"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "first_layer_bits must be 2..8" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "bad.sirn").exists()
 
 
 def test_workflow_fit_sees_the_quantizer_only_when_it_trains_with_it():

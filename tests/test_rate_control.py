@@ -51,7 +51,8 @@ def test_parameter_count_matches_the_model(preset):
     assert scaled_model("siamese-siren", 128) == model_config("siamese-siren", shared=(128, 128), head_widths=(64,))
 
 
-@pytest.mark.parametrize("quant", [QuantConfig(8, False, "fixed", 32), QuantConfig(5, True, "fixed", 16)])
+@pytest.mark.parametrize("quant", [QuantConfig(8, False, "fixed", 32), QuantConfig(5, True, "fixed", 16),
+                                   QuantConfig(4, True, "fixed", 16, first_layer_bits=8)])
 def test_predicted_size_bounds_the_real_one(quant):
     """At fixed-length codes (bits per weight = bits) the prediction is the real size plus the
     entropy record's few bytes per tensor: never below it, and within 1%."""
@@ -59,7 +60,7 @@ def test_predicted_size_bounds_the_real_one(quant):
     model = INR(scaled_model("siamese-siren", 96))
     real = len(compress(model, sample_rate=RATE, num_samples=RATE * 3, peak_scale=0.5, quant=quant,
                         preset="siamese-siren", variant="siamese"))
-    guess = predicted_bytes(model.config, quant, quant.bits, RATE, RATE * 3, "siamese-siren")
+    guess = predicted_bytes(model.config, quant, 8, RATE, RATE * 3, "siamese-siren")  # capped at each layer's bits
     assert real <= guess <= real * 1.01
 
 
@@ -94,7 +95,27 @@ def test_packaged_rate_model_covers_the_sweep():
     points = load_rate_model()
     recipes = {p.recipe for p in points}
     assert len(recipes) >= 3 and any(r.quant_aware for r in recipes) and any(not r.quant_aware for r in recipes)
-    assert all(0 < p.bits_per_weight <= p.recipe.bits and p.params_per_second > 0 for p in points)
+    assert all(0 < p.bits_per_weight <= max(p.recipe.bits, p.recipe.first_layer_bits or 0) and p.params_per_second > 0
+               for p in points)
+
+
+def test_rate_model_rows_name_the_input_layer_bits(tmp_path):
+    """A sweep row's first_layer_bits becomes its recipe's (None where it equals bits), and plans
+    quantize with it; rate models written before the column existed still load."""
+    header = "bits,first_layer_bits,quant_aware,rate_weight,per_channel,float_bits,params,params_per_second,bits_per_weight,pesq\n"
+    rows = ["4,6,True,0,True,16,10000,2000,3.5,2.5", "4,6,True,0,True,16,40000,8000,3.4,3.0",
+            "4,4,True,0,True,16,10000,2000,3.3,2.0", "4,4,True,0,True,16,40000,8000,3.2,2.4"]
+    path = tmp_path / "rate_model.csv"
+    path.write_text(header + "\n".join(rows) + "\n")
+    points = load_rate_model(path)
+    assert {p.recipe.first_layer_bits for p in points} == {6, None}
+    plan = plan_rate(48, 5 * RATE, RATE, points=points)
+    assert plan.recipe.first_layer_bits == 6 and plan.quant.for_layer(True).bits == 6
+    assert "4-bit (input layer 6-bit) quantization-aware" in plan.describe()
+    legacy = tmp_path / "legacy.csv"
+    legacy.write_text("\n".join(",".join(c for i, c in enumerate(line.split(",")) if i != 1)
+                                for line in [header.strip(), *rows[2:]]) + "\n")
+    assert {p.recipe.first_layer_bits for p in load_rate_model(legacy)} == {None}
 
 
 def short_clip(seconds=1.0) -> Clip:
@@ -177,6 +198,9 @@ def test_workflow_target_kbps_resolves_to_the_plan():
     with pytest.raises(ValueError, match="target_kbps chooses quant.bits"):
         resolve_ablation({"name": "t", "preset": "siamese-siren", "target_kbps": 40, "quant": {"bits": 6}}, {},
                          samples, rate)
+    with pytest.raises(ValueError, match="target_kbps chooses quant.first_layer_bits"):
+        resolve_ablation({"name": "t", "preset": "siamese-siren", "target_kbps": 40, "quant": {"first_layer_bits": 6}},
+                         {}, samples, rate)
     with pytest.raises(ValueError, match="below the smallest stream"):
         resolve_ablation({"name": "t", "preset": "siamese-siren", "target_kbps": 0.1}, {}, samples, rate)
 

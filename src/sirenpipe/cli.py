@@ -73,9 +73,13 @@ def _add_encode(sub) -> None:
     p.add_argument("--kbps", type=float, default=None,
                    help="target bitrate: rate control chooses the model width, bit width, quantization-aware fitting and "
                         "rate weight (from the rate-distortion sweep's measurements) so that the file is at most this many "
-                        "kbps for this clip, and prints its choice; excludes --bits, --per-channel, --coding, --float-bits, "
-                        "--qat and --rate-weight")
+                        "kbps for this clip, and prints its choice; excludes --bits, --first-layer-bits, --per-channel, "
+                        "--coding, --float-bits, --qat and --rate-weight")
     p.add_argument("--bits", type=int, default=None, help="weight bit width 2..8 (default: 8)")
+    p.add_argument("--first-layer-bits", type=int, default=None,
+                   help="bit width 2..8 of the input layer's weights, which set the frequencies of the sine basis "
+                        "(default: --bits, but at least 6): below 6 bits that layer's coarse grid is most of what "
+                        "quantization costs, and --qat cannot train it away; it holds few of the weights")
     p.add_argument("--per-channel", action="store_true", help="one quantization scale per output channel")
     p.add_argument("--coding", default=None, choices=CODINGS,
                    help="weight codes: range-coded (histogram or Laplace model, whichever is smaller, per tensor) "
@@ -111,7 +115,7 @@ def _encode(args) -> None:
 
     if args.duration is not None and args.duration <= 0:
         raise ValueError(f"--duration must be positive, got {args.duration}")
-    chosen_by_rate = {"--bits": args.bits, "--per-channel": args.per_channel or None, "--coding": args.coding,
+    chosen_by_rate = {"--bits": args.bits, "--first-layer-bits": args.first_layer_bits, "--per-channel": args.per_channel or None, "--coding": args.coding,
                       "--float-bits": args.float_bits, "--qat": args.qat or None, "--rate-weight": args.rate_weight or None}
     if args.kbps is not None and any(v is not None for v in chosen_by_rate.values()):
         given = ", ".join(k for k, v in chosen_by_rate.items() if v is not None)
@@ -125,7 +129,8 @@ def _encode(args) -> None:
         print(f"rate control: {plan.describe()}")
         encoded = encode_at_rate(clip, args.kbps, args.preset, fit_config, progress=not args.quiet)
     else:
-        quant = QuantConfig(args.bits or 8, args.per_channel, args.coding or "entropy", args.float_bits or 32)
+        quant = QuantConfig.for_encoder(args.bits or 8, args.per_channel, args.coding or "entropy", args.float_bits or 32,
+                                        args.first_layer_bits)
         encoded = encode_clip(clip, args.preset, fit_config=fit_config, quant=quant, progress=not args.quiet)
     write_bytes_atomic(args.output, encoded.data)
     r, q = encoded.fit, encoded.quant
@@ -135,7 +140,7 @@ def _encode(args) -> None:
         aware += [f"re-quantized from {encoded.plan.quant.bits} to {q.bits} bits to fit {encoded.plan.budget_bytes} bytes"]
     print(
         f"{args.output}: {len(encoded.data)} bytes, {len(encoded.data) * 8 / clip.duration / 1000:.1f} kbps, "
-        f"{clip.duration:.2f} s at {clip.sample_rate} Hz, {r.model.num_parameters():,} parameters, {q.bits}-bit "
+        f"{clip.duration:.2f} s at {clip.sample_rate} Hz, {r.model.num_parameters():,} parameters, {q.label} "
         f"{q.coding} codes, decoder variant {encoded.variant}, final loss {r.final_loss:.3e}, "
         f"{r.steps} steps in {r.seconds:.1f} s on {r.device}, seed {r.seed}" + "".join(f", {a}" for a in aware)
     )
@@ -197,6 +202,7 @@ def _info(args) -> None:
         "paper_style_bytes": paper_style_bytes(stream.model, h.quant.bits),
         "format_version": stream.version,
         "bits": h.quant.bits,
+        "first_layer_bits": h.quant.for_layer(True).bits,
         "per_channel": h.quant.per_channel,
         "coding": h.quant.coding,
         "float_bits": h.quant.float_bits,
@@ -217,7 +223,7 @@ def _info(args) -> None:
           f"PE {m.pe_frequencies}, omega_0 {m.omega_0:g}, omega {m.omega:g})")
     print(f"parameters:  {info['parameters']:,} (paper-style count {info['paper_style_parameters']:,})")
     print(f"size:        {info['bytes']:,} bytes, {info['kbps']:.1f} kbps (paper-style size {info['paper_style_bytes'] / 1000:.1f} kB)")
-    print(f"quantized:   {h.quant.bits}-bit {'per-channel' if h.quant.per_channel else 'per-tensor'} weights, "
+    print(f"quantized:   {h.quant.label} {'per-channel' if h.quant.per_channel else 'per-tensor'} weights, "
           f"{h.quant.coding} codes, fp{h.quant.float_bits} biases and scales (format version {stream.version})")
     print(f"audio:       {h.duration:.3f} s, {h.num_samples} samples at {h.sample_rate} Hz, peak {h.peak_scale:.4f}")
     print(f"decoder:     {variant} ({'the encoder measured it closest to the clip' if h.variant else 'the reference for this head count'})")

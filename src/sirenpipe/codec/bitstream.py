@@ -3,21 +3,24 @@
 Layout (little endian):
 
     magic     4 bytes  b"SIRN"
-    version   u8       2 (this encoder); 1 is still read
+    version   u8       3 when the input layer has its own bit width, else 2 (this encoder);
+                       1 is still read
     hlen      u32      length of the header
     header    hlen     UTF-8 JSON: model config, preset, sample_rate, num_samples,
-                       peak_scale, quant {bits, per_channel, coding, float_bits}, and in
-                       version 2 optionally the decoder variant chosen at encode time
+                       peak_scale, quant {bits, per_channel, coding, float_bits, and in
+                       version 3 first_layer_bits}, and from version 2 on optionally the
+                       decoder variant chosen at encode time
     payload            per parameter, in the model's state_dict order:
                          weight: scales (1, or one per row; f32 or f16 as float_bits says),
-                                 then its integer codes: version 1 packed at `bits`;
-                                 version 2 one record of codec/entropy.py (fixed, Laplace- or
-                                 histogram-range-coded, whichever is smallest)
+                                 then its integer codes (at `bits`, or the input layer's
+                                 at first_layer_bits): version 1 packed;
+                                 versions 2 and 3 one record of codec/entropy.py (fixed,
+                                 Laplace- or histogram-range-coded, whichever is smallest)
                          bias:   f32 or f16 values
     crc32     u32      CRC-32 of every byte before it
 
 The header bounds every allocation before the payload is read: version 1's payload size
-follows from the header alone and must match exactly; version 2's fixed parts (scales, biases,
+follows from the header alone and must match exactly; version 2 and 3's fixed parts (scales, biases,
 one mode byte per weight tensor) must fit in the payload, the model may have at most
 MAX_PARAMETERS parameters, and every record is read with bounds checks and must end exactly
 where the next begins.
@@ -35,18 +38,19 @@ import numpy as np
 import torch
 
 from ..errors import BitstreamError
-from ..models import INR, INRConfig
+from ..models import INR, INRConfig, input_weight_names
 from .entropy import MODE_NAMES, decode_codes, encode_codes
 from .header import CRC as _CRC, MAGIC, PREFIX as _PREFIX, StreamHeader
 from .quantize import QuantConfig, QuantizedTensor, dequantize_state, is_quantized, packed_size, quantize_state, unpack_ints
 from .variants import allowed_variants
 
-FORMAT_VERSION = 2  # what compress() writes
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3  # the newest compress() writes: 3 with first_layer_bits, else 2 (byte-identical to before it)
+READABLE_VERSIONS = (1, 2, 3)
 MAX_PARAMETERS = 2**24  # a version-2 header naming a larger model is refused before any allocation
 MAX_HEADER_BYTES = 65536
 MAX_SAMPLES = 2**31 - 1
 MAX_SAMPLE_RATE = 768_000
+QUANT_FIELDS = ("bits", "per_channel", "coding", "float_bits")  # version 2's; version 3 adds first_layer_bits
 
 
 @dataclass(frozen=True)
@@ -79,17 +83,22 @@ class DecodedStream:
 def compress(model: INR, *, sample_rate: int, num_samples: int, peak_scale: float, quant: QuantConfig = QuantConfig(),
              preset: str | None = None, variant: str | None = None) -> bytes:
     """Quantize `model` and serialize it with the clip's metadata (and the decoder variant to
-    use by default, if given) into .sirn bytes (version 2)."""
+    use by default, if given) into .sirn bytes (version 3 if the input layer has its own bit
+    width, else 2)."""
     header = StreamHeader(model.config, int(sample_rate), int(num_samples), float(peak_scale), quant, preset, variant)
     _validate_header(header)
     if model.num_parameters() > MAX_PARAMETERS:
         raise ValueError(f"a .sirn stream holds at most {MAX_PARAMETERS:,} parameters, this model has {model.num_parameters():,}")
     header_bytes = header.to_json()
-    body = bytearray(_PREFIX.pack(MAGIC, FORMAT_VERSION, len(header_bytes)) + header_bytes)
+    version = 3 if quant.first_layer_bits is not None else 2
+    body = bytearray(_PREFIX.pack(MAGIC, version, len(header_bytes)) + header_bytes)
     floats = _float_dtype(quant)
-    for name, value in quantize_state(model.state_dict(), quant).items():
+    qstate = quantize_state(model.state_dict(), quant)
+    input_layer = input_weight_names(qstate)
+    for name, value in qstate.items():
         if isinstance(value, QuantizedTensor):
-            body += value.scales.astype(floats).tobytes() + encode_codes(value.values, quant.bits, quant.coding).data
+            bits = quant.for_layer(name in input_layer).bits
+            body += value.scales.astype(floats).tobytes() + encode_codes(value.values, bits, quant.coding).data
         else:
             body += value.astype(floats).tobytes()
     return bytes(body + _CRC.pack(zlib.crc32(body)))
@@ -134,9 +143,10 @@ def decompress(data: bytes) -> DecodedStream:
             raise BitstreamError(f"corrupt .sirn bitstream: the header's model ({count:,} parameters) "
                                  f"does not fit the {available}-byte payload")
     view = memoryview(bytes(data))[: len(data) - _CRC.size]
-    qstate, records = {}, []
+    qstate, records, input_layer = {}, [], input_weight_names(shapes)
     for name, shape in shapes.items():
-        qstate[name], record, offset = _read_tensor(view, offset, name, shape, header.quant, version)
+        quant = header.quant.for_layer(name in input_layer)
+        qstate[name], record, offset = _read_tensor(view, offset, name, shape, quant, version)
         records.append(record)
     if offset != len(view):
         raise BitstreamError(f"corrupt .sirn bitstream: {len(view) - offset} bytes after the last tensor")
@@ -209,8 +219,9 @@ def _parse_header(raw: bytes, version: int = FORMAT_VERSION) -> StreamHeader:
             if set(quant) != {"bits", "per_channel"}:
                 raise ValueError(f"version 1 quant fields are bits and per_channel, got {sorted(quant)}")
             quant = {**quant, "coding": "fixed", "float_bits": 32}
-        elif set(quant) != set(QuantConfig.__dataclass_fields__):
-            raise ValueError(f"quant fields are {sorted(QuantConfig.__dataclass_fields__)}, got {sorted(quant)}")
+        elif set(quant) != set(QUANT_FIELDS) | ({"first_layer_bits"} if version == 3 else set()):
+            raise ValueError(f"version {version} quant fields are {sorted(QUANT_FIELDS)}"
+                             f"{' and first_layer_bits' if version == 3 else ''}, got {sorted(quant)}")
         header = StreamHeader(
             model=INRConfig.from_dict(d["model"]),
             sample_rate=d["sample_rate"],
@@ -224,6 +235,8 @@ def _parse_header(raw: bytes, version: int = FORMAT_VERSION) -> StreamHeader:
     except Exception as exc:  # any malformed field: JSON, types, ranges
         raise BitstreamError(f"corrupt .sirn header: {type(exc).__name__}: {exc}") from None
     _validate_header(header)
+    if version == 3 and header.quant.first_layer_bits is None:
+        raise BitstreamError("corrupt .sirn header: invalid input layer bits (version 3 names a width other than bits)")
     return header
 
 

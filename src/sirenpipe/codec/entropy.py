@@ -241,14 +241,18 @@ def estimate_weight_bits(params: dict, quant):
     rounding, so the value is that of the codes the encoder will see. Works under vmap."""
     import torch
 
+    from ..models.config import input_weight_names
     from .quantize import quantize_weight
 
     total = 0.0
+    input_layer = input_weight_names(params) if quant.first_layer_bits is not None else ()
     for name, w in params.items():
         if name.endswith("weight") and w.dim() >= 2:
-            codes, _ = quantize_weight(w, quant)
+            layer_quant = quant.for_layer(name in input_layer)
+            codes, _ = quantize_weight(w, layer_quant)
             # the codes' gradient includes the scale's: scaling a whole row changes no code
             peak = w.abs().amax(dim=-1, keepdim=True) if quant.per_channel else w.abs().amax().reshape(1, 1)
-            ratio = w / torch.where(peak > 0, peak / quant.qmax, torch.ones_like(peak))  # an all-zero row: codes 0
-            total = total + laplace_bits((ratio - ratio.detach()) + codes, quant.qmax)
+            qmax = layer_quant.qmax
+            ratio = w / torch.where(peak > 0, peak / qmax, torch.ones_like(peak))  # an all-zero row: codes 0
+            total = total + laplace_bits((ratio - ratio.detach()) + codes, qmax)
     return total

@@ -1,8 +1,8 @@
 """Quantization: symmetric integer weights with max-based scales; biases and scales as floats.
 
 The reference is int8 per-tensor (PyTorch's dynamic quantization of Linear layers); bit widths
-2..8, per-output-channel scales, fp16 biases and scales, and entropy coding of the integers
-(format version 2, :mod:`.entropy`) are options.
+2..8, per-output-channel scales, fp16 biases and scales, entropy coding of the integers (format
+version 2, :mod:`.entropy`) and a separate bit width for the input layer are options.
 
 `quantize_weight` is the one quantizer: the bitstream's encoder calls it, and so does the fit's
 fake quantizer (`fake_quantize_state`, quantization-aware fitting), so a model fitted through
@@ -11,7 +11,7 @@ the quantizer decodes to exactly the weights it was trained with.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     import torch
 
 CODINGS = ("entropy", "fixed")  # how a weight tensor's integers are stored
+# `sirenpipe encode` quantizes the input layer at no fewer bits than this unless told otherwise
+# (--first-layer-bits); benchmarks/rate_tools.py measures what it buys at 4 and 5 bits.
+ENCODER_FIRST_LAYER_BITS = 6
 FLOAT_BITS = (32, 16)  # how biases and scales are stored
 
 
@@ -31,6 +34,10 @@ class QuantConfig:
     # quantized Laplace model and fixed-length codes (format version 2); "fixed": fixed-length codes.
     coding: str = "entropy"
     float_bits: int = 32  # biases and scales: fp32, or fp16 (rounded in the fit too when quantization-aware)
+    # Bits of the input layer's weights (models.input_weight_names); None: `bits`. That layer sets
+    # the frequencies of the sine basis every later layer builds on, and a coarse grid there is
+    # the error quantization-aware fitting cannot train away; it holds few of the weights.
+    first_layer_bits: int | None = None
 
     def __post_init__(self):
         if not (isinstance(self.bits, int) and not isinstance(self.bits, bool) and 2 <= self.bits <= 8):
@@ -41,13 +48,44 @@ class QuantConfig:
             raise ValueError(f"coding must be one of {', '.join(CODINGS)}, got {self.coding!r}")
         if self.float_bits not in FLOAT_BITS or isinstance(self.float_bits, bool):
             raise ValueError(f"float_bits must be 32 or 16, got {self.float_bits!r}")
+        first = self.first_layer_bits
+        if first is not None and not (isinstance(first, int) and not isinstance(first, bool) and 2 <= first <= 8):
+            raise ValueError(f"first_layer_bits must be 2..8 or null, got {first!r}")
+        if first == self.bits:  # one spelling of "the input layer at bits"
+            object.__setattr__(self, "first_layer_bits", None)
 
     @property
     def qmax(self) -> int:
         return 2 ** (self.bits - 1) - 1
 
+    def for_layer(self, input_layer: bool) -> "QuantConfig":
+        """The settings one weight matrix is quantized with: the input layer's own bit width."""
+        if input_layer and self.first_layer_bits is not None:
+            return replace(self, bits=self.first_layer_bits, first_layer_bits=None)
+        return self
+
+    @classmethod
+    def for_encoder(cls, bits: int = 8, per_channel: bool = False, coding: str = "entropy", float_bits: int = 32,
+                    first_layer_bits: int | None = None) -> "QuantConfig":
+        """The settings `sirenpipe encode` uses: the input layer at ENCODER_FIRST_LAYER_BITS or
+        more unless first_layer_bits is given."""
+        if first_layer_bits is None and bits < ENCODER_FIRST_LAYER_BITS:
+            first_layer_bits = ENCODER_FIRST_LAYER_BITS
+        return cls(bits, per_channel, coding, float_bits, first_layer_bits)
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields, first_layer_bits only when set (so streams and workflow parameters without
+        it are what they were before it existed)."""
+        d = asdict(self)
+        if d["first_layer_bits"] is None:
+            del d["first_layer_bits"]
+        return d
+
+    @property
+    def label(self) -> str:
+        """e.g. "4-bit" or "4-bit (input layer 8-bit)"."""
+        first = self.for_layer(True).bits
+        return f"{self.bits}-bit" + (f" (input layer {first}-bit)" if first != self.bits else "")
 
 
 @dataclass
@@ -89,10 +127,13 @@ def fake_quantize_state(params: dict, config: QuantConfig) -> dict:
     """What the decoder will see, with straight-through gradients: each weight matrix replaced by
     codes * scale and each bias by its stored float, valued exactly as the bitstream decodes them
     (x - x.detach() is exactly 0, so the value is bit-identical) while the gradient passes to x."""
+    from ..models.config import input_weight_names
+
     out = {}
+    input_layer = input_weight_names(params) if config.first_layer_bits is not None else ()
     for name, x in params.items():
         if name.endswith("weight") and x.dim() >= 2:  # under vmap a clip axis may lead
-            codes, scale = quantize_weight(x, config)
+            codes, scale = quantize_weight(x, config.for_layer(name in input_layer))
             stored = codes * scale
         elif config.float_bits == 16:
             stored = round_floats(x.detach(), 16)
@@ -108,11 +149,14 @@ def quantize_state(state: dict[str, torch.Tensor], config: QuantConfig) -> dict[
     (fp16-rounded when float_bits is 16)."""
     import torch
 
+    from ..models.config import input_weight_names
+
     out = {}
+    input_layer = input_weight_names(state) if config.first_layer_bits is not None else ()
     for name, tensor in state.items():
         tensor = tensor.detach().cpu().float()
         if is_quantized(name, tensor.dim()):
-            codes, scale = quantize_weight(tensor, config)
+            codes, scale = quantize_weight(tensor, config.for_layer(name in input_layer))
             out[name] = QuantizedTensor(codes.to(torch.int8).numpy(), scale.reshape(-1).numpy().astype(np.float32))
         else:
             out[name] = round_floats(tensor, config.float_bits).numpy().astype(np.float32)

@@ -42,14 +42,15 @@ class Recipe:
     rate_weight: float
     per_channel: bool = True
     float_bits: int = 16
+    first_layer_bits: int | None = None
 
     def quant(self) -> QuantConfig:
-        return QuantConfig(self.bits, self.per_channel, "entropy", self.float_bits)
+        return QuantConfig(self.bits, self.per_channel, "entropy", self.float_bits, self.first_layer_bits)
 
     def describe(self) -> str:
         how = "quantization-aware" if self.quant_aware else "post-training quantized"
         rate = f", rate weight {self.rate_weight:g}" if self.rate_weight else ""
-        return f"{self.bits}-bit {how}{rate}"
+        return f"{self.quant().label} {how}{rate}"
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,14 @@ class RatePlan:
         return (f"target {self.target_kbps:g} kbps = {self.budget_bytes} bytes: widths {widths} "
                 f"({parameter_count(self.model):,} parameters), {self.recipe.describe()}, predicted "
                 f"{self.predicted_bytes} bytes and {SELECT_BY} {self.predicted_quality:.2f}")
+
+
+def input_layers(config: INRConfig) -> set[int]:
+    """Indices in layer_shapes of the layers that read the input (models.input_weight_names)."""
+    if config.shared:
+        return {0}
+    per_head = len(config.head_widths) + 1
+    return {head * per_head for head in range(config.num_heads)}
 
 
 def layer_shapes(config: INRConfig) -> list[tuple[int, int]]:
@@ -121,9 +130,9 @@ def predicted_bytes(config: INRConfig, quant: QuantConfig, bits_per_weight: floa
     header = StreamHeader(config, sample_rate, num_samples, PEAK_SCALE_PLACEHOLDER, quant, preset, "siamese")
     total = PREFIX.size + len(header.to_json()) + CRC.size
     float_bytes = quant.float_bits // 8
-    for out, inp in layer_shapes(config):
+    for index, (out, inp) in enumerate(layer_shapes(config)):
         scales = out if quant.per_channel else 1
-        codes = min(bits_per_weight, quant.bits) * out * inp / 8
+        codes = min(bits_per_weight, quant.for_layer(index in input_layers(config)).bits) * out * inp / 8
         total += float_bytes * (scales + out) + LAPLACE_RECORD_BYTES + math.ceil(codes)
     return total
 
@@ -135,10 +144,16 @@ def load_rate_model(path=None) -> list[RatePoint]:
         rows = list(csv.DictReader(f))
     return [
         RatePoint(Recipe(int(r["bits"]), r["quant_aware"].lower() == "true", float(r["rate_weight"]),
-                         r["per_channel"].lower() == "true", int(r["float_bits"])),
+                         r["per_channel"].lower() == "true", int(r["float_bits"]), _first_layer_bits(r)),
                   float(r["params_per_second"]), float(r["bits_per_weight"]), float(r[SELECT_BY]))
         for r in rows if r.get(SELECT_BY) not in (None, "", "nan")
     ]
+
+
+def _first_layer_bits(row: dict) -> int | None:
+    """A rate-model row's input-layer bits; None where it equals bits (or the column predates it)."""
+    value = row.get("first_layer_bits")
+    return None if value in (None, "") or int(float(value)) == int(row["bits"]) else int(float(value))
 
 
 def budget_bytes(target_kbps: float, num_samples: int, sample_rate: int) -> int:

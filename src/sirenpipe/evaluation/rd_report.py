@@ -58,6 +58,12 @@ READING = (
 
 
 # ------------------------------------------------------------------------------------------ helpers
+def _input_layer_note(settings: pd.Series) -> str:
+    """" (input layer 6)" where the input layer's bits differ from the curve's bits."""
+    first = [v for v in settings.get("first_layer_bits", []) if v not in settings["bits"]]
+    return f" (input layer {_joined(first)})" if first else ""
+
+
 def _column(df: pd.DataFrame, name: str) -> pd.Series:
     """The column as objects, or all None when the table has no such column."""
     return df[name].astype(object) if name in df.columns else pd.Series(None, index=df.index, dtype=object)
@@ -229,7 +235,8 @@ def curve_settings(scores: pd.DataFrame) -> pd.DataFrame:
             "ablations": [g["ablation"].iloc[0] for g in groups],
             "params": [_distinct(_column(g, "params")) for g in groups],
         }
-        for name in ("bits", "quant_aware", "rate_weight", "per_channel", "coding", "float_bits", "target_kbps"):
+        for name in ("bits", "first_layer_bits", "quant_aware", "rate_weight", "per_channel", "coding", "float_bits",
+                     "target_kbps"):
             row[name] = _distinct(_column(both, name))
         row["variants"] = _distinct(_column(both, "variant"))
         out.append(row)
@@ -250,7 +257,7 @@ def _curve_settings_markdown(settings: pd.DataFrame) -> list[str]:
             _md_escape(s["curve"]),
             ", ".join(_md_escape(a) for a in s["ablations"]),
             " / ".join(", ".join(_params(p) for p in ps) or "—" for ps in s["params"]),
-            _joined(s["bits"]),
+            _joined(s["bits"]) + _input_layer_note(s),
             fitting,
             _joined(s["rate_weight"]),
             scales,

@@ -2,7 +2,8 @@
 imported on first use of INR or build_model)."""
 
 from .._lazy import lazy_exports
-from .config import ARCHITECTURES, PRESETS, INRConfig, model_config, register_architecture, register_preset
+from .config import (ARCHITECTURES, PRESETS, INRConfig, input_weight_names, model_config, register_architecture,
+                     register_preset)
 
 __getattr__ = lazy_exports(__name__, {".inr": ("INR", "build_model")})
 
@@ -12,6 +13,7 @@ __all__ = [
     "ARCHITECTURES",
     "PRESETS",
     "build_model",
+    "input_weight_names",
     "model_config",
     "register_architecture",
     "register_preset",

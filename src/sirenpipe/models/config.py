@@ -7,8 +7,9 @@ architecture plus the overrides of one row of the paper's tables.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,15 @@ class INRConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "INRConfig":
         return cls(**d)
+
+
+def input_weight_names(names: Iterable[str]) -> set[str]:
+    """Which of an INR's parameter names (any prefix) are weights of the input layer, the one
+    that reads t or its positional encoding: the trunk's first layer, or, with nothing shared,
+    each head's first layer."""
+    names = [n for n in names if n.endswith(".weight")]
+    trunk = {n for n in names if re.search(r"(^|\.)trunk\.0\.", n)}
+    return trunk or {n for n in names if re.search(r"(^|\.)heads\.\d+\.0\.", n)}
 
 
 ARCHITECTURES: dict[str, Callable[..., INRConfig]] = {}

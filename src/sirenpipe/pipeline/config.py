@@ -96,7 +96,7 @@ def resolve_ablation(ablation: dict, defaults: dict, clip_samples: int | None = 
 
 
 # What rate control chooses for a target_kbps ablation, which it may therefore not set itself.
-_CHOSEN_BY_RATE = {"model": ("shared", "head_widths"), "quant": ("bits", "per_channel", "coding", "float_bits"),
+_CHOSEN_BY_RATE = {"model": ("shared", "head_widths"), "quant": ("bits", "per_channel", "coding", "float_bits", "first_layer_bits"),
                    "fit": ("quant_aware", "rate_weight")}
 
 

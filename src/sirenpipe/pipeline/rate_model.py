@@ -1,6 +1,7 @@
 """Stage `rate_model`: the sweep's scores -> rate control's model (codec.ratecontrol.RATE_MODEL).
 
-One row per recipe (bits, quantization-aware, rate weight, per-channel, float bits) and model
+One row per recipe (bits, the input layer's bits, quantization-aware, rate weight, per-channel,
+float bits) and model
 size: parameters per second of audio, the weights' coded bits per weight, and each quality
 metric, averaged over the clips: PESQ over the speech clips only (it is a speech measure),
 ViSQOL and PSNR over all. A clip's quality is that of its best decoder variant. Only
@@ -14,13 +15,16 @@ import pandas as pd
 
 from .io import write_text
 
-RECIPE = ["bits", "quant_aware", "rate_weight", "per_channel", "float_bits"]
+RECIPE = ["bits", "first_layer_bits", "quant_aware", "rate_weight", "per_channel", "float_bits"]
 QUALITY = ["psnr", "pesq", "visqol"]
 
 
 def rate_model(scores: pd.DataFrame) -> pd.DataFrame:
     rows = scores[(scores["status"] == "ok") & scores["curve"].notna() & scores["target_kbps"].isna()
                   & (scores["coding"] == "entropy")]
+    # scores from before the input layer had its own bit width: it had `bits`
+    first = rows["first_layer_bits"].fillna(rows["bits"]) if "first_layer_bits" in rows else rows["bits"]
+    rows = rows.assign(first_layer_bits=first.astype(int))
     quality = [m for m in QUALITY if m in rows]
     if "pesq" in quality and "kind" in rows:
         rows = rows.assign(pesq=rows["pesq"].where(rows["kind"] == "speech"))

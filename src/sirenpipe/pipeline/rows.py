@@ -54,6 +54,7 @@ def inr_setup(ablation: dict, stream, sizes, history: dict) -> dict:
         "arch": h.model.arch, "params": sizes.parameters,
         "paper_params": paper_style_parameters(stream.model), "bytes": sizes.bytes, "kbps": sizes.kbps,
         "paper_bytes": paper_style_bytes(stream.model, h.quant.bits), "bits": h.quant.bits,
+        "first_layer_bits": h.quant.for_layer(True).bits,
         "weights": sum(t.count for t in stream.tensors if t.coding != "float"), "per_channel": h.quant.per_channel, "stream_variant": h.variant, "coding": h.quant.coding, "float_bits": h.quant.float_bits,
         "quant_aware": history["fit"].get("quant_aware", False), "rate_weight": history["fit"].get("rate_weight", 0.0),
         "estimated_weight_bytes": _bytes(history.get("estimated_weight_bits")),
