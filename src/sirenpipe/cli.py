@@ -115,8 +115,9 @@ def _encode(args) -> None:
 
     if args.duration is not None and args.duration <= 0:
         raise ValueError(f"--duration must be positive, got {args.duration}")
-    chosen_by_rate = {"--bits": args.bits, "--first-layer-bits": args.first_layer_bits, "--per-channel": args.per_channel or None, "--coding": args.coding,
-                      "--float-bits": args.float_bits, "--qat": args.qat or None, "--rate-weight": args.rate_weight or None}
+    chosen_by_rate = {"--bits": args.bits, "--first-layer-bits": args.first_layer_bits,
+                      "--per-channel": args.per_channel or None, "--coding": args.coding, "--float-bits": args.float_bits,
+                      "--qat": args.qat or None, "--rate-weight": args.rate_weight or None}
     if args.kbps is not None and any(v is not None for v in chosen_by_rate.values()):
         given = ", ".join(k for k, v in chosen_by_rate.items() if v is not None)
         raise ValueError(f"--kbps chooses the quantization and fitting recipe itself; drop {given}")

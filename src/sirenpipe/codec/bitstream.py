@@ -46,7 +46,7 @@ from .variants import allowed_variants
 
 FORMAT_VERSION = 3  # the newest compress() writes: 3 with first_layer_bits, else 2 (byte-identical to before it)
 READABLE_VERSIONS = (1, 2, 3)
-MAX_PARAMETERS = 2**24  # a version-2 header naming a larger model is refused before any allocation
+MAX_PARAMETERS = 2**24  # a version-2 or -3 header naming a larger model is refused before any allocation
 MAX_HEADER_BYTES = 65536
 MAX_SAMPLES = 2**31 - 1
 MAX_SAMPLE_RATE = 768_000
