@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import sys
@@ -17,6 +18,23 @@ def fill_defaults(args, quick: dict, full: dict) -> None:
     for key, value in (quick if args.quick else full).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
+
+
+def encode_score_parser(description: str, device: str) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """(parser, its `encode` subparser) of a benchmark whose `encode` step fits speech clips at one
+    budget (the options below; it adds its own and --out) and whose `score` step reads --out."""
+    p = argparse.ArgumentParser(description=description)
+    sub = p.add_subparsers(dest="step", required=True)
+    e = sub.add_parser("encode")
+    e.add_argument("--clips", nargs="+", required=True, help="speech files")
+    e.add_argument("--seconds", type=float, default=5.0)
+    e.add_argument("--sample-rate", type=int, default=22050)
+    e.add_argument("--steps", type=int, default=1000)
+    e.add_argument("--batch-size", type=int, default=16384)
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--device", default=device)
+    sub.add_parser("score").add_argument("--out", required=True, help="the encode step's folder")
+    return p, e
 
 
 def speech_like(sample_rate: int, seconds: float, seed: int = 0) -> np.ndarray:

@@ -28,7 +28,6 @@ and ViSQOL (speech mode) of the siamese decoder and PTQ of the plain fit as the 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -197,21 +196,10 @@ DESIGNS = {"ste": Design, "input8": Input8, "lsq": LearnedScales, "freeze": Free
 
 
 def parse(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sub = p.add_subparsers(dest="step", required=True)
-    e = sub.add_parser("encode")
-    e.add_argument("--clips", nargs="+", required=True, help="speech files")
-    e.add_argument("--seconds", type=float, default=5.0)
-    e.add_argument("--sample-rate", type=int, default=22050)
-    e.add_argument("--steps", type=int, default=1000)
-    e.add_argument("--batch-size", type=int, default=16384)
-    e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--device", default="cpu")
+    p, e = common.encode_score_parser(__doc__.split("\n")[0], device="cpu")
     e.add_argument("--bits", default="4,5", help="comma-separated bit widths")
     e.add_argument("--designs", default=",".join(DESIGNS), help=f"comma-separated, of: {', '.join(DESIGNS)}")
     e.add_argument("--out", required=True)
-    s = sub.add_parser("score")
-    s.add_argument("--out", required=True)
     return p.parse_args(argv)
 
 

@@ -14,28 +14,20 @@ where the metric libraries are).
 
 from __future__ import annotations
 
-import argparse
 import json
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
 
 
 def parse(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="step", required=True)
-    e = sub.add_parser("encode")
-    e.add_argument("--clips", nargs="+", required=True, help="speech files")
-    e.add_argument("--seconds", type=float, default=5.0)
-    e.add_argument("--sample-rate", type=int, default=22050)
-    e.add_argument("--steps", type=int, default=1000)
-    e.add_argument("--batch-size", type=int, default=16384)
-    e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--device", default="auto")
+    p, e = common.encode_score_parser(__doc__.splitlines()[0], device="auto")
     target = e.add_mutually_exclusive_group()
     target.add_argument("--ratio", type=float, default=0.5, help="target = this times the int8 preset's kbps")
     target.add_argument("--kbps", type=float, default=None, help="a fixed target instead of --ratio")
     e.add_argument("--out", required=True)
-    s = sub.add_parser("score")
-    s.add_argument("--out", required=True)
     return p.parse_args(argv)
 
 
