@@ -6,6 +6,7 @@ import argparse
 import os
 import platform
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -35,6 +36,18 @@ def encode_score_parser(description: str, device: str) -> tuple[argparse.Argumen
     e.add_argument("--device", default=device)
     sub.add_parser("score").add_argument("--out", required=True, help="the encode step's folder")
     return p, e
+
+
+def write_summary(out, text: str) -> None:
+    """Write OUT/summary.md and print it."""
+    (Path(out) / "summary.md").write_text(text.rstrip("\n") + "\n")
+    print(text)
+
+
+def run_step(parse, encode, score, argv=None) -> None:
+    """Run the step (encode or score) that the command line names."""
+    args = parse(argv)
+    encode(args) if args.step == "encode" else score(args)
 
 
 def speech_like(sample_rate: int, seconds: float, seed: int = 0) -> np.ndarray:

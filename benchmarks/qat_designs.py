@@ -316,14 +316,8 @@ def score(args) -> None:
             lines.append(f"| {bits} | {design} | {r.code_bytes / 1000:.1f} | {r.pesq:.2f} | {100 * rec['pesq']:.0f}% | "
                          f"{r.visqol:.2f} | {100 * rec['visqol']:.0f}% |")
     text = "\n".join(lines) + "\n"
-    (out / "summary.md").write_text(text)
-    print(text)
-
-
-def main(argv=None) -> None:
-    args = parse(argv)
-    encode(args) if args.step == "encode" else score(args)
+    common.write_summary(out, text)
 
 
 if __name__ == "__main__":
-    main()
+    common.run_step(parse, encode, score)

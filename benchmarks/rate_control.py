@@ -99,15 +99,8 @@ def score(args) -> None:
                  f"{mean['kbps']['visqol']:.2f} | {mean['kbps']['psnr']:.1f} | |")
     lines += ["", f"Mean PESQ difference (--kbps - int8): {mean['kbps']['pesq'] - mean['int8']['pesq']:+.2f}; "
                   f"every stream within its target: {all(r['kbps']['kbps'] <= r['target'] for r in rows)}"]
-    text = "\n".join(lines)
-    (out / "summary.md").write_text(text + "\n")
-    print(text)
-
-
-def main(argv=None) -> None:
-    args = parse(argv)
-    encode(args) if args.step == "encode" else score(args)
+    common.write_summary(out, "\n".join(lines))
 
 
 if __name__ == "__main__":
-    main()
+    common.run_step(parse, encode, score)
