@@ -80,7 +80,7 @@ class RatePlan:
         widths = "/".join(map(str, self.model.shared + self.model.head_widths))
         return (f"target {self.target_kbps:g} kbps = {self.budget_bytes} bytes: widths {widths} "
                 f"({parameter_count(self.model):,} parameters), {self.recipe.describe()}, predicted "
-                f"{self.predicted_bytes} bytes and {SELECT_BY} {self.predicted_quality:.2f}")
+                f"{self.predicted_bytes} bytes and {SELECT_BY} {self.predicted_quality:.2f} (as on the rate model's clips)")
 
 
 def input_layers(config: INRConfig) -> set[int]:
