@@ -56,6 +56,7 @@ def encode(args) -> None:
     from sirenpipe.codec.api import compress_within
     from sirenpipe.codec.quantize import QuantConfig
     from sirenpipe.codec.ratecontrol import load_rate_model, plan_rate
+    from sirenpipe.errors import SirenpipeError
     from sirenpipe.fit import FitConfig, fit_many
     from sirenpipe.models import model_config
 
@@ -95,7 +96,7 @@ def encode(args) -> None:
     for recipe in dict.fromkeys(p.recipe for p in points):
         try:
             plans.append(plan_rate(target, num_samples, rate, points=[p for p in points if p.recipe == recipe]))
-        except Exception as error:  # this recipe has no model that fits the target
+        except SirenpipeError as error:  # this recipe has no model that fits the target
             print(f"{recipe.describe()}: {error}", flush=True)
     plans.sort(key=lambda plan: -plan.predicted_quality)
     for plan in plans[: args.top]:
