@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import SirenpipeError
-from ..models.config import INRConfig, model_config
+from ..models.config import INRConfig, input_weight_names, model_config
 from .header import CRC, PREFIX, StreamHeader
 from .quantize import QuantConfig
 
@@ -83,33 +83,26 @@ class RatePlan:
                 f"{self.predicted_bytes} bytes and {SELECT_BY} {self.predicted_quality:.2f} (as on the rate model's clips)")
 
 
-def input_layers(config: INRConfig) -> set[int]:
-    """Indices in layer_shapes of the layers that read the input (models.input_weight_names)."""
-    if config.shared:
-        return {0}
-    per_head = len(config.head_widths) + 1
-    return {head * per_head for head in range(config.num_heads)}
-
-
-def layer_shapes(config: INRConfig) -> list[tuple[int, int]]:
-    """(out, in) of every linear layer, trunk first, then each head (its output layer last)."""
+def layer_shapes(config: INRConfig) -> dict[str, tuple[int, int]]:
+    """(out, in) of every linear layer's weight, by a name in the INR's own numbering (trunk
+    first, then each head, its output layer last), so models.input_weight_names applies."""
     width = 1 + 2 * config.pe_frequencies
-    shapes = []
-    for w in config.shared:
-        shapes.append((w, width))
+    shapes = {}
+    for i, w in enumerate(config.shared):
+        shapes[f"trunk.{i}.weight"] = (w, width)
         width = w
     trunk_width = width
-    for _ in range(config.num_heads):
+    for head in range(config.num_heads):
         width = trunk_width
-        for w in config.head_widths:
-            shapes.append((w, width))
+        for j, w in enumerate(config.head_widths):
+            shapes[f"heads.{head}.{j}.weight"] = (w, width)
             width = w
-        shapes.append((1, width))
+        shapes[f"heads.{head}.{len(config.head_widths)}.weight"] = (1, width)
     return shapes
 
 
 def parameter_count(config: INRConfig) -> int:
-    return sum(o * i + o for o, i in layer_shapes(config))
+    return sum(o * i + o for o, i in layer_shapes(config).values())
 
 
 def scaled_model(preset: str, width: int) -> INRConfig:
@@ -130,9 +123,11 @@ def predicted_bytes(config: INRConfig, quant: QuantConfig, bits_per_weight: floa
     header = StreamHeader(config, sample_rate, num_samples, PEAK_SCALE_PLACEHOLDER, quant, preset, "siamese")
     total = PREFIX.size + len(header.to_json()) + CRC.size
     float_bytes = quant.float_bits // 8
-    for index, (out, inp) in enumerate(layer_shapes(config)):
+    shapes = layer_shapes(config)
+    input_layer = input_weight_names(shapes)
+    for name, (out, inp) in shapes.items():
         scales = out if quant.per_channel else 1
-        codes = min(bits_per_weight, quant.for_layer(index in input_layers(config)).bits) * out * inp / 8
+        codes = min(bits_per_weight, quant.for_layer(name in input_layer).bits) * out * inp / 8
         total += float_bytes * (scales + out) + LAPLACE_RECORD_BYTES + math.ceil(codes)
     return total
 
