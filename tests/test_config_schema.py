@@ -77,3 +77,21 @@ def test_bad_config_is_refused_naming_the_field(workdir, edit, where, message):
     assert where in output, output[-3000:]  # the offending field's path in the config
     assert "Traceback" not in output, output[-3000:]
     assert not (workdir / "results").exists()  # nothing ran
+
+
+def test_config_readme_lists_exactly_what_rate_control_chooses():
+    """config/README.md's target_kbps row names the fields of encoder.ratecontrol.RATE_CONTROLLED,
+    the one list (the CLI and the workflow read it; the README is for people)."""
+    import re
+
+    from sirenpipe.encoder.ratecontrol import RATE_CONTROLLED
+
+    row = next(line for line in (REPO / "config" / "README.md").read_text().splitlines()
+               if line.startswith("| `target_kbps` |"))
+    excluded = row.split("It excludes", 1)[1]
+    named = set()
+    for group in re.findall(r"`([a-z_]+)\.([a-z_/`]+)`", excluded):
+        section, fields = group
+        named |= {f"{section}.{f.strip('`')}" for f in fields.split("/")}
+    expected = {f"{section}.{field}" for section, fields in RATE_CONTROLLED.items() for field in fields}
+    assert named == expected

@@ -11,9 +11,9 @@ from sirenpipe.codec import (
     compress,
     decode,
     default_variant,
-    encode_clip,
     reconstruct,
 )
+from sirenpipe.encoder import encode_clip
 from sirenpipe.errors import FitDivergedError, SirenpipeError
 from sirenpipe.fit import FitConfig, fit
 from sirenpipe.models import model_config

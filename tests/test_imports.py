@@ -6,7 +6,10 @@ import sys
 
 import pytest
 
-LIGHT = "sirenpipe.models.config, sirenpipe.fit.config, sirenpipe.codec.quantize, sirenpipe.codec.variants"
+LIGHT = (
+    "sirenpipe.models.config, sirenpipe.fit.config, sirenpipe.codec.quantize, sirenpipe.codec.variants, "
+    "sirenpipe.encoder.ratecontrol, sirenpipe.encoder.rate_model"
+)
 
 
 def test_config_modules_do_not_import_torch_scipy_or_pandas():
@@ -17,11 +20,13 @@ def test_config_modules_do_not_import_torch_scipy_or_pandas():
 
 def test_packages_serve_their_names_lazily():
     import sirenpipe.codec as codec
+    import sirenpipe.encoder as encoder
     import sirenpipe.fit as fit
     import sirenpipe.models as models
 
-    for package in (codec, fit, models):
+    for package in (codec, encoder, fit, models):
         assert all(getattr(package, name) is not None for name in package.__all__)
-    assert fit.Trainer.__module__ == "sirenpipe.fit.trainer" and codec.decode.__module__ == "sirenpipe.codec.api"
+    assert fit.Trainer.__module__ == "sirenpipe.fit.trainer" and codec.decode.__module__ == "sirenpipe.codec.decoder"
+    assert encoder.encode_clip.__module__ == "sirenpipe.encoder.api"
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         codec.nothing

@@ -114,7 +114,7 @@ def fitted(tmp_path_factory):
     """A 1 s clip prepared, fitted (tiny two-head model, 20 steps) and quantized by the stages."""
     from sirenpipe.pipeline.config import resolve_ablation
     from sirenpipe.pipeline.fit import fit_clip
-    from sirenpipe.pipeline.io import write_json
+    from sirenpipe.atomic import write_json
     from sirenpipe.pipeline.quantize import quantize_clip
 
     d = tmp_path_factory.mktemp("stages")
@@ -149,6 +149,19 @@ def test_quantize_stores_the_fitted_clip_and_its_best_variant(fitted):
     assert stored == expected
 
 
+def test_quantize_chooses_the_variant_at_the_ablations_alpha(fitted, monkeypatch):
+    """The stream's decoder variant is scored with the noise-estimate amplitude the ablation
+    decodes with, not the default one."""
+    import sirenpipe.encoder.api as api
+    from sirenpipe.pipeline.quantize import quantize_clip
+
+    d, ablation = fitted
+    seen = []
+    monkeypatch.setattr(api, "choose_variant", lambda data, clip, alpha: seen.append(alpha) or "f0")
+    quantize_clip(d / "fit.pt", d / "clip.wav", {**ablation, "alpha": 0.75}, d / "other.sirn")
+    assert seen == [0.75]
+
+
 def test_score_rows_have_the_one_layout(fitted):
     from sirenpipe.pipeline.decode import decode_clip
     from sirenpipe.pipeline.score import score_clip
@@ -179,7 +192,7 @@ def test_failure_rows_share_the_layout():
 
 def test_mean_loss_curves_average_each_label(tmp_path):
     from sirenpipe.pipeline.figures import mean_loss_curves
-    from sirenpipe.pipeline.io import write_json
+    from sirenpipe.atomic import write_json
 
     paths = []
     for i, losses in enumerate(([1.0, 0.1], [4.0, 0.4], [2.0, 2.0])):
@@ -190,9 +203,9 @@ def test_mean_loss_curves_average_each_label(tmp_path):
 
 
 def test_paper_comparison_stage_writes_results_md(tmp_path):
-    from sirenpipe.evaluation.tables import write_parquet_atomic
+    from sirenpipe.atomic import write_parquet
     from sirenpipe.models import build_model
-    from sirenpipe.pipeline.io import write_json
+    from sirenpipe.atomic import write_json
     from sirenpipe.pipeline.paper import paper_comparison
 
     params = build_model("siamese-siren").num_parameters()
@@ -201,7 +214,7 @@ def test_paper_comparison_stage_writes_results_md(tmp_path):
                             "params": params, "kbps": 114.5, "bytes": 143_176, "visqol": v, "pesq": 2.5, "stoi": 0.9}
                            for i, v in enumerate([2.0, 2.2])])
     write_json(tmp_path / "clip.json", {})
-    write_parquet_atomic(scores, tmp_path / "scores.parquet")
+    write_parquet(scores, tmp_path / "scores.parquet")
     (tmp_path / "summary.md").write_text("## Summary\n\n(the summary)\n")
     config = yaml.safe_load((REPO / "config/paper-reduced.yaml").read_text())
     paper_comparison(tmp_path / "scores.parquet", tmp_path / "summary.md", config, [tmp_path / "clip.json"],

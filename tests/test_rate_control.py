@@ -13,16 +13,9 @@ from conftest import speech_like
 from sirenpipe.audio import Clip
 from sirenpipe.cli import main
 from sirenpipe.codec import QuantConfig, compress, decode, decompress, read_header
-from sirenpipe.codec.api import compress_within, encode_at_rate
-from sirenpipe.codec.ratecontrol import (
-    RatePoint,
-    Recipe,
-    load_rate_model,
-    parameter_count,
-    plan_rate,
-    predicted_bytes,
-    scaled_model,
-)
+from sirenpipe.encoder.api import compress_within, encode_at_rate
+from sirenpipe.encoder.rate_model import RateModel, RatePoint, Recipe, load_rate_model, write_rate_model
+from sirenpipe.encoder.ratecontrol import plan_rate, predicted_bytes, scaled_model
 from sirenpipe.errors import BitstreamError, SirenpipeError
 from sirenpipe.fit import FitConfig
 from sirenpipe.models import INR, model_config
@@ -32,7 +25,7 @@ from sirenpipe.pipeline.config import fit_owners, resolve_ablation
 RATE = 16000
 
 
-def synthetic_model(bpw_qat=4.5, quality_gap=2.0) -> list[RatePoint]:
+def synthetic_model(bpw_qat=4.5, quality_gap=2.0) -> RateModel:
     """Two recipes measured at three densities: 8-bit PTQ and 6-bit QAT (fewer bits per weight,
     lower quality at equal density by quality_gap dB)."""
     ptq, qat = Recipe(8, False, 0.0), Recipe(6, True, 0.0)
@@ -40,14 +33,17 @@ def synthetic_model(bpw_qat=4.5, quality_gap=2.0) -> list[RatePoint]:
     for density, quality in ((2000, 20.0), (8000, 30.0), (30000, 40.0)):
         points.append(RatePoint(ptq, density, 7.6, quality))
         points.append(RatePoint(qat, density, bpw_qat, quality - quality_gap))
-    return points
+    return RateModel(tuple(points), {}, "synthetic")
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
-def test_parameter_count_matches_the_model(preset):
+def test_config_geometry_matches_the_model(preset):
+    """INRConfig.parameter_shapes, the one statement of the geometry, is what INR builds."""
     for width in (8, 100, 256):
         config = scaled_model(preset, width)
-        assert parameter_count(config) == INR(config).num_parameters()
+        built = {name: tuple(t.shape) for name, t in INR(config).state_dict().items()}
+        assert list(built.items()) == list(config.parameter_shapes().items())
+        assert config.num_parameters() == INR(config).num_parameters()
     assert scaled_model("siamese-siren", 128) == model_config("siamese-siren", shared=(128, 128), head_widths=(64,))
 
 
@@ -68,54 +64,102 @@ def test_plan_fits_the_budget_and_grows_with_it():
     points = synthetic_model()
     sizes = []
     for kbps in (8, 16, 32, 64, 128):
-        plan = plan_rate(kbps, RATE * 5, RATE, points=points)
+        plan = plan_rate(kbps, RATE * 5, RATE, rate_model=points)
         assert plan.predicted_bytes <= plan.budget_bytes == kbps * 1000 * 5 // 8
-        sizes.append(parameter_count(plan.model))
+        sizes.append(plan.model.num_parameters())
     assert sizes == sorted(sizes) and sizes[-1] > 4 * sizes[0]
 
 
 def test_plan_follows_the_measured_quality():
     """QAT's smaller weights buy more parameters; it wins when its quality deficit is small and
     loses when it is large: the choice comes from the rate model, not a fixed rule."""
-    close = plan_rate(40, RATE * 5, RATE, points=synthetic_model(quality_gap=0.5))
-    far = plan_rate(40, RATE * 5, RATE, points=synthetic_model(quality_gap=8.0))
+    close = plan_rate(40, RATE * 5, RATE, rate_model=synthetic_model(quality_gap=0.5))
+    far = plan_rate(40, RATE * 5, RATE, rate_model=synthetic_model(quality_gap=8.0))
     assert close.recipe.quant_aware and close.recipe.bits == 6
     assert not far.recipe.quant_aware and far.recipe.bits == 8
-    assert parameter_count(close.model) > parameter_count(far.model)
+    assert close.model.num_parameters() > far.model.num_parameters()
 
 
 def test_too_low_a_target_is_a_clear_error():
     with pytest.raises(SirenpipeError, match="below the smallest stream"):
-        plan_rate(0.5, RATE // 10, RATE, points=synthetic_model())
+        plan_rate(0.5, RATE // 10, RATE, rate_model=synthetic_model())
     with pytest.raises(SirenpipeError, match="positive"):
-        plan_rate(-3, RATE, RATE, points=synthetic_model())
+        plan_rate(-3, RATE, RATE, rate_model=synthetic_model())
 
 
 def test_packaged_rate_model_covers_the_sweep():
-    points = load_rate_model()
-    recipes = {p.recipe for p in points}
+    model = load_rate_model()
+    recipes = {p.recipe for p in model.points}
     assert len(recipes) >= 3 and any(r.quant_aware for r in recipes) and any(not r.quant_aware for r in recipes)
     assert all(0 < p.bits_per_weight <= max(p.recipe.bits, p.recipe.first_layer_bits or 0) and p.params_per_second > 0
-               for p in points)
+               for p in model.points)
+    p = model.provenance
+    assert p["presets"] and p["duration_s"] > 0 and p["sample_rate"] > 0 and p["fit"]["steps"] > 0
+    assert len(p["clips"]) >= 2 and p["sirenpipe_version"] and p["created"]
+    assert "packaged" in model.describe() and f"{len(p['clips'])} clips" in model.describe()
 
 
-def test_rate_model_rows_name_the_input_layer_bits(tmp_path):
-    """A sweep row's first_layer_bits becomes its recipe's (None where it equals bits), and plans
-    quantize with it; rate models written before the column existed still load."""
-    header = "bits,first_layer_bits,quant_aware,rate_weight,per_channel,float_bits,params,params_per_second,bits_per_weight,pesq\n"
-    rows = ["4,6,True,0,True,16,10000,2000,3.5,2.5", "4,6,True,0,True,16,40000,8000,3.4,3.0",
-            "4,4,True,0,True,16,10000,2000,3.3,2.0", "4,4,True,0,True,16,40000,8000,3.2,2.4"]
-    path = tmp_path / "rate_model.csv"
-    path.write_text(header + "\n".join(rows) + "\n")
-    points = load_rate_model(path)
-    assert {p.recipe.first_layer_bits for p in points} == {6, None}
-    plan = plan_rate(48, 5 * RATE, RATE, points=points)
+def rate_model_rows(first_layer_bits=(6, 4)) -> list[dict]:
+    rows = []
+    for first in first_layer_bits:
+        for params, density, bpw, pesq in ((10000, 2000, 3.5, 2.5 if first == 6 else 2.0),
+                                           (40000, 8000, 3.4, 3.0 if first == 6 else 2.4)):
+            rows.append({"bits": 4, "first_layer_bits": first, "quant_aware": True, "rate_weight": 0.0,
+                         "per_channel": True, "float_bits": 16, "params": params, "params_per_second": density,
+                         "bits_per_weight": bpw, "psnr": None, "pesq": pesq, "visqol": 2.0, "clips": 2})
+    return rows
+
+
+PROVENANCE = {"presets": ["siamese-siren"], "duration_s": 5.0, "sample_rate": RATE, "clips": ["a/x", "b/y"],
+              "fit": {"steps": 10}, "sirenpipe_version": "test", "created": "2026-01-01", "source": "a test"}
+
+
+def test_rate_control_chooses_an_input_layer_width_when_the_model_has_one(tmp_path):
+    """A row's first_layer_bits becomes its recipe's (None where it equals bits), and plans
+    quantize with it when it measured best."""
+    path = tmp_path / "rate_model.json"
+    write_rate_model(path, rate_model_rows(), PROVENANCE)
+    model = load_rate_model(path)
+    assert {p.recipe.first_layer_bits for p in model.points} == {6, None}
+    plan = plan_rate(48, 5 * RATE, RATE, rate_model=model)
     assert plan.recipe.first_layer_bits == 6 and plan.quant.for_layer(True).bits == 6
     assert "4-bit (input layer 6-bit) quantization-aware" in plan.describe()
-    legacy = tmp_path / "legacy.csv"
-    legacy.write_text("\n".join(",".join(c for i, c in enumerate(line.split(",")) if i != 1)
-                                for line in [header.strip(), *rows[2:]]) + "\n")
-    assert {p.recipe.first_layer_bits for p in load_rate_model(legacy)} == {None}
+    assert plan.rate_model is model and str(path) in model.describe()
+
+
+def test_rate_model_file_is_checked_against_its_schema(tmp_path):
+    """Writer and reader share one schema: a missing column, a missing provenance field or a file
+    that is not a rate model is a one-line error naming the file."""
+    with pytest.raises(SirenpipeError, match="columns"):
+        write_rate_model(tmp_path / "m.json", [{k: v for k, v in rate_model_rows()[0].items() if k != "clips"}],
+                         PROVENANCE)
+    with pytest.raises(SirenpipeError, match="provenance lacks clips"):
+        write_rate_model(tmp_path / "m.json", rate_model_rows(), {k: v for k, v in PROVENANCE.items() if k != "clips"})
+    assert not (tmp_path / "m.json").exists()
+    bad = tmp_path / "bad.json"
+    bad.write_text("bits,quant_aware\n4,True\n")
+    with pytest.raises(SirenpipeError, match=f"{bad}: not a rate model"):
+        load_rate_model(bad)
+
+
+def test_rate_model_install_makes_a_sweep_result_the_packaged_one(tmp_path, monkeypatch, capsys):
+    """`sirenpipe rate-model install FILE` checks the file and puts it where load_rate_model()
+    reads by default; `encode --kbps --rate-model FILE` plans from a given file and says so."""
+    import sirenpipe.encoder.rate_model as rate_model
+
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.setattr(rate_model.resources, "files", lambda package: data)
+    swept = tmp_path / "rate_model.json"
+    write_rate_model(swept, rate_model_rows(), PROVENANCE)
+    assert main(["rate-model", "install", str(swept)]) == 0
+    assert (data / "rate_model.json").read_text() == swept.read_text()
+    assert load_rate_model().provenance["source"] == "a test"
+    assert main(["rate-model", "show"]) == 0
+    assert "4-bit (input layer 6-bit) quantization-aware" in capsys.readouterr().out
+    (tmp_path / "broken.json").write_text("{}")
+    assert main(["rate-model", "install", str(tmp_path / "broken.json")]) == 2
+    assert load_rate_model().provenance["source"] == "a test"  # the installed model is untouched
 
 
 def short_clip(seconds=1.0) -> Clip:
@@ -183,10 +227,16 @@ def test_cli_kbps_prints_its_choice_and_lands_under_target(tmp_path, capsys):
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "rate control: target 48 kbps" in out and "parameters" in out and "-bit" in out
+    assert "rate control: planned from the rate model (packaged) rate_model.json" in out
     assert sirn.stat().st_size * 8 / 2.0 / 1000 <= 48
-    assert main([*args, "--bits", "6"]) == 2
-    err = capsys.readouterr().err
-    assert "--kbps chooses" in err and "--bits" in err and "Traceback" not in err
+    for flag in ("--bits", "--first-layer-bits", "--coding", "--float-bits"):  # every RATE_CONTROLLED option
+        value = "entropy" if flag == "--coding" else "16" if flag == "--float-bits" else "6"
+        assert main([*args, flag, value]) == 2
+        err = capsys.readouterr().err
+        assert "--kbps chooses" in err and flag in err and "Traceback" not in err
+    for flag in ("--per-channel", "--qat"):
+        assert main([*args, flag]) == 2 and flag in capsys.readouterr().err
+    assert main([*args, "--rate-weight", "1e-4"]) == 2 and "--rate-weight" in capsys.readouterr().err
 
 
 def test_workflow_target_kbps_resolves_to_the_plan():
@@ -216,11 +266,7 @@ def test_ablations_differing_only_in_quantization_share_a_fit():
     assert fit_owners(ablations) == {"b8": "b8", "b4": "b8", "qat4": "qat4", "small": "small"}
 
 
-def test_rate_model_averages_the_best_variant_over_clips():
-    import pandas as pd
-
-    from sirenpipe.pipeline.rate_model import rate_model
-
+def sweep_scores() -> list[dict]:
     rows = []
     for ablation, bits, qat, coded in (("ptq8", 8, False, 7000), ("qat6", 6, True, 5000)):
         for clip, offset in (("a", 0.0), ("b", 2.0)):
@@ -228,13 +274,42 @@ def test_rate_model_averages_the_best_variant_over_clips():
                 rows.append(dict(status="ok", curve=ablation, target_kbps=None, coding="entropy", ablation=ablation,
                                  dataset="d", clip=clip, bits=bits, quant_aware=qat, rate_weight=0.0, per_channel=True,
                                  float_bits=16, params=10_000, weights=9_000, duration_s=5.0,
-                                 coded_weight_bytes=coded, variant=variant, psnr=psnr + offset + bits, pesq=2.0))
-    rows.append({**rows[0], "coding": "fixed", "psnr": 99.0})  # the paper's fixed-length codes: not a recipe
-    rows.append({**rows[0], "target_kbps": 32.0, "psnr": 99.0})  # rate-controlled: not a measurement
-    model = rate_model(pd.DataFrame(rows)).set_index("bits")
+                                 coded_weight_bytes=coded, variant=variant, psnr=psnr + offset + bits, pesq=2.0,
+                                 preset="siamese-siren", sample_rate=22050, steps=100, batch_size=4096, lr=1e-4,
+                                 seed=0, library_version="9.9"))
+    rows.append({**rows[0], "coding": "fixed", "psnr": 99.0, "clip": "c"})  # the paper's fixed codes: not a recipe
+    rows.append({**rows[0], "target_kbps": 32.0, "psnr": 99.0, "clip": "c"})  # rate-controlled: not a measurement
+    return rows
+
+
+def test_rate_model_averages_the_best_variant_over_clips():
+    import pandas as pd
+
+    from sirenpipe.pipeline.rate_model import rate_model
+
+    model = rate_model(pd.DataFrame(sweep_scores())).set_index("bits")
     assert sorted(model.index) == [6, 8] and (model["clips"] == 2).all()
     assert model.loc[8, "psnr"] == pytest.approx(49.0) and model.loc[6, "psnr"] == pytest.approx(47.0)
     assert model.loc[8, "params_per_second"] == 2000 and model.loc[6, "bits_per_weight"] == pytest.approx(5000 * 8 / 9000)
+
+
+def test_rate_model_stage_writes_what_rate_control_reads_with_its_provenance(tmp_path):
+    """The sweep's stage writes the one schema: load_rate_model reads it back, plans from it, and
+    the provenance names the measured clips (not the excluded rows') and the fit budget."""
+    import pandas as pd
+
+    from sirenpipe.pipeline.rate_model import write_rate_model_stage
+
+    scores = tmp_path / "scores.parquet"
+    pd.DataFrame(sweep_scores()).to_parquet(scores)
+    write_rate_model_stage(scores, tmp_path / "rate_model.json", "snakemake --configfile config/rd.yaml")
+    model = load_rate_model(tmp_path / "rate_model.json")
+    p = model.provenance
+    assert p["clips"] == ["d/a", "d/b"] and p["presets"] == ["siamese-siren"] and p["duration_s"] == 5.0
+    assert p["sample_rate"] == 22050 and p["fit"] == {"steps": 100, "batch_size": 4096, "lr": 1e-4, "seed": 0}
+    assert p["sirenpipe_version"] == "9.9" and p["source"] == "snakemake --configfile config/rd.yaml"
+    assert {point.recipe.bits for point in model.points} == {6, 8}
+    assert plan_rate(24, 5 * RATE, RATE, rate_model=model).rate_model is model
 
 
 @pytest.mark.parametrize("name", ["config.yaml", "rd.yaml", "paper.yaml", "paper-reduced.yaml", "paper-cpu.yaml"])

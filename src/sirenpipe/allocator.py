@@ -1,8 +1,8 @@
 """The memory allocator fix for full-batch fits on CPU.
 
 Full-batch activations are large enough that glibc serves them through mmap and page-faults
-them in again every step; tcmalloc keeps them, which makes a CPU step faster (figures in the
-README, "Performance"). It must be preloaded at process start, so the CLI re-executes itself
+them in again every step; tcmalloc keeps them, which makes a CPU step faster (figures in
+docs/performance.md). It must be preloaded at process start, so the CLI re-executes itself
 and the workflow sets the variable for its jobs. SIRENPIPE_NO_TCMALLOC=1 turns it off.
 """
 

@@ -1,9 +1,11 @@
-"""Atomic file writes: outputs appear complete or not at all."""
+"""Atomic file writes: outputs appear complete or not at all. The one writer of the project's
+bytes, text, JSON and Parquet outputs."""
 
 from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -28,9 +30,27 @@ def atomic_path(path: str | os.PathLike):
         raise
 
 
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
     with atomic_path(path) as tmp:
         Path(tmp).write_bytes(data)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(text)
+
+
+def write_json(path: str | os.PathLike, data: dict) -> None:
+    """Indented, key-sorted JSON with a final newline."""
+    write_text(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def write_parquet(df, path: str | os.PathLike) -> Path:
+    """A pandas DataFrame (without its index) as Parquet, by pyarrow."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        df.to_parquet(tmp, engine="pyarrow", index=False)
+    return path
 
 
 def _umask() -> int:

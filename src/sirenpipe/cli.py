@@ -1,4 +1,4 @@
-"""Command line: sirenpipe encode | decode | info | score."""
+"""Command line: sirenpipe encode | decode | info | score | rate-model."""
 
 from __future__ import annotations
 
@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_decode(sub)
     _add_info(sub)
     _add_score(sub)
+    _add_rate_model(sub)
     return parser
 
 
@@ -70,11 +71,9 @@ def _add_encode(sub) -> None:
     p.add_argument("--steps", type=int, default=2500, help="training steps (default: %(default)s, the paper's)")
     p.add_argument("--seed", type=int, default=0, help="random seed of init and batches (default: %(default)s)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default: %(default)s)")
-    p.add_argument("--kbps", type=float, default=None,
-                   help="target bitrate: rate control chooses the model width, bit width, quantization-aware fitting and "
-                        "rate weight (from the rate-distortion sweep's measurements) so that the file is at most this many "
-                        "kbps for this clip, and prints its choice; excludes --bits, --first-layer-bits, --per-channel, "
-                        "--coding, --float-bits, --qat and --rate-weight")
+    kbps = p.add_argument("--kbps", type=float, default=None)
+    p.add_argument("--rate-model", default=None, metavar="FILE",
+                   help="the rate model --kbps plans from (default: the packaged one; see sirenpipe rate-model)")
     p.add_argument("--bits", type=int, default=None, help="weight bit width 2..8 (default: 8)")
     p.add_argument("--first-layer-bits", type=int, default=None,
                    help="bit width 2..8 of the input layer's weights, which set the frequencies of the sine basis "
@@ -102,38 +101,54 @@ def _add_encode(sub) -> None:
     p.add_argument("--precision", default="fp32", choices=PRECISIONS,
                    help="bf16 autocast: faster steps on hardware with bf16 matmuls, higher loss per step (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    kbps.help = ("target bitrate: rate control chooses the model width, bit width, quantization-aware fitting and "
+                 "rate weight (from the rate-distortion sweep's measurements) so that the file is at most this many "
+                 f"kbps for this clip, and prints its choice; excludes {', '.join(_rate_controlled_options())}")
     p.set_defaults(func=_encode)
 
 
+# encode's option for a rate-controlled field, where it is not the field's name
+_OPTION_DEST = {"quant_aware": "qat"}
+
+
+def _rate_controlled_options() -> dict[str, str]:
+    """{flag: argparse dest} of encode's options for the fields rate control chooses."""
+    from .encoder.ratecontrol import RATE_CONTROLLED
+
+    dests = [_OPTION_DEST.get(f, f) for section in ("quant", "fit") for f in RATE_CONTROLLED[section]]
+    return {"--" + d.replace("_", "-"): d for d in dests}
+
+
 def _encode(args) -> None:
+    from .atomic import write_bytes
     from .audio import load_clip
-    from .codec.api import encode_at_rate, encode_clip
-    from .codec.ratecontrol import plan_rate
     from .codec.quantize import QuantConfig
+    from .encoder import load_rate_model, plan_rate
+    from .encoder.api import encode_at_rate, encode_clip
     from .fit import FitConfig
-    from .atomic import write_bytes_atomic
 
     if args.duration is not None and args.duration <= 0:
         raise ValueError(f"--duration must be positive, got {args.duration}")
-    chosen_by_rate = {"--bits": args.bits, "--first-layer-bits": args.first_layer_bits,
-                      "--per-channel": args.per_channel or None, "--coding": args.coding, "--float-bits": args.float_bits,
-                      "--qat": args.qat or None, "--rate-weight": args.rate_weight or None}
-    if args.kbps is not None and any(v is not None for v in chosen_by_rate.values()):
-        given = ", ".join(k for k, v in chosen_by_rate.items() if v is not None)
-        raise ValueError(f"--kbps chooses the quantization and fitting recipe itself; drop {given}")
+    given = [flag for flag, dest in _rate_controlled_options().items() if getattr(args, dest) not in (None, False, 0)]
+    if args.kbps is not None and given:
+        raise ValueError(f"--kbps chooses the quantization and fitting recipe itself; drop {', '.join(given)}")
+    if args.rate_model is not None and args.kbps is None:
+        raise ValueError("--rate-model is what --kbps plans from; give --kbps too")
     clip = load_clip(args.input, sample_rate=args.sample_rate, duration=args.duration, offset=args.offset, pad=args.pad)
     fit_config = FitConfig(steps=args.steps, lr=args.lr, batch_size=args.batch_size, seed=args.seed, device=args.device,
                            compile=args.compile, precision=args.precision, quant_aware=args.qat,
                            qat_fraction=args.qat_fraction, rate_weight=args.rate_weight)
     if args.kbps is not None:
-        plan = plan_rate(args.kbps, len(clip.samples), clip.sample_rate, args.preset)
+        rate_model = load_rate_model(args.rate_model)
+        plan = plan_rate(args.kbps, len(clip.samples), clip.sample_rate, args.preset, rate_model)
+        print(f"rate control: planned from the {rate_model.describe()}")
         print(f"rate control: {plan.describe()}")
-        encoded = encode_at_rate(clip, args.kbps, args.preset, fit_config, progress=not args.quiet)
+        encoded = encode_at_rate(clip, args.kbps, args.preset, fit_config, progress=not args.quiet, rate_model=rate_model)
     else:
         quant = QuantConfig.for_encoder(args.bits or 8, args.per_channel, args.coding or "entropy", args.float_bits or 32,
                                         args.first_layer_bits)
         encoded = encode_clip(clip, args.preset, fit_config=fit_config, quant=quant, progress=not args.quiet)
-    write_bytes_atomic(args.output, encoded.data)
+    write_bytes(args.output, encoded.data)
     r, q = encoded.fit, encoded.quant
     aware = [f"quantization-aware ({r.config.qat_steps} steps)"] if r.config.quant_aware else []
     aware += [f"rate weight {r.config.rate_weight:g} (estimated {r.rate_bits / 8:,.0f} bytes of weight codes)"] if r.rate_bits else []
@@ -149,7 +164,7 @@ def _encode(args) -> None:
 
 # --- decode ------------------------------------------------------------------------------
 def _add_decode(sub) -> None:
-    from .codec.variants import VARIANTS
+    from .codec.variants import DEFAULT_ALPHA, VARIANTS
 
     p = sub.add_parser("decode", help="decode a .sirn bitstream to a WAV file")
     p.add_argument("input", help=".sirn file")
@@ -158,13 +173,13 @@ def _add_decode(sub) -> None:
     p.add_argument("--variant", "--denoise", dest="variant", choices=VARIANTS, default=None,
                    help="decoder variant (default: the one the stream names, which its encoder measured closest to "
                         "the clip; for older streams siamese for two-head models, else f0)")
-    p.add_argument("--alpha", type=float, default=2.0, help="noise-estimate amplitude for --variant siamese (default: %(default)s)")
+    p.add_argument("--alpha", type=float, default=DEFAULT_ALPHA, help="noise-estimate amplitude for --variant siamese (default: %(default)s)")
     p.set_defaults(func=_decode)
 
 
 def _decode(args) -> None:
     from .audio import write_wav
-    from .codec.api import decode
+    from .codec.decoder import decode
 
     out = decode(_read_bytes(args.input), args.sample_rate, args.variant, args.alpha)
     write_wav(args.output, out.signal, out.sample_rate)
@@ -257,6 +272,31 @@ def _score(args) -> None:
     for name, r in results.items():
         value = f"{r.value:.4f}" if r.value is not None else f"null ({r.reason})"
         print(f"{name:14s} {value}" + (f"  [{r.mode}]" if r.mode else ""))
+
+
+# --- rate-model --------------------------------------------------------------------------
+def _add_rate_model(sub) -> None:
+    p = sub.add_parser("rate-model", help="show the rate model --kbps plans from, or install a sweep's as the packaged one")
+    actions = p.add_subparsers(dest="action", required=True)
+    show = actions.add_parser("show", help="provenance and recipes of a rate model (default: the packaged one)")
+    show.add_argument("file", nargs="?", default=None, help="a rate_model.json (default: the packaged one)")
+    install = actions.add_parser("install", help="check a sweep's rate model and make it the packaged one")
+    install.add_argument("file", help="the sweep's results/tables/rate_model.json")
+    p.set_defaults(func=_rate_model)
+
+
+def _rate_model(args) -> None:
+    from .encoder import install_rate_model, load_rate_model
+
+    if args.action == "install":
+        target = install_rate_model(args.file)
+        print(f"installed {args.file} as {target}: {load_rate_model().describe()}")
+        return
+    model = load_rate_model(args.file)
+    print(model.describe())
+    for recipe in sorted({p.recipe for p in model.points}, key=lambda r: (r.bits, r.quant_aware, r.rate_weight)):
+        densities = ", ".join(f"{p.params_per_second:,.0f}" for p in model.points if p.recipe == recipe)
+        print(f"  {recipe.describe()}: parameters per second {densities}")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from sirenpipe.pipeline.config import (
     resolve_ablation,
 )
 
-# Fit jobs start under tcmalloc when it is installed (faster full-batch fits on CPU; README, Performance).
+# Fit jobs start under tcmalloc when it is installed (faster full-batch fits on CPU; docs/performance.md).
 os.environ.update(allocator_env())
 
 DURATION = config["clip"]["duration"]
@@ -59,7 +59,7 @@ def ablation_params(stage):
     Snakemake reruns a job exactly when its params change."""
     keys = {
         "fit": ("model", "fit", "fit_quant"),
-        "quantize": ("preset", "quant", "target_kbps"),
+        "quantize": ("preset", "quant", "target_kbps", "alpha"),
         "decode": ("alpha",),
         "score": ("name", "preset", "variants", "curve", "target_kbps"),
     }[stage]
@@ -191,7 +191,7 @@ def rate_distortion_files():
         return []
     return [
         "results/tables/bd_rate.md",
-        "results/tables/rate_model.csv",
+        "results/tables/rate_model.json",
         "results/RATE_DISTORTION.md",
     ]
 

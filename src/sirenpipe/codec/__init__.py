@@ -1,5 +1,7 @@
-"""The codec: quantize + serialize (compress), parse + dequantize (decompress), synthesize, and
-the decoder variants; :mod:`.api` is the one entry point (encode_clip, decode).
+"""The .sirn file format and its decoder: quantization, entropy coding, header and bitstream
+(compress / decompress), synthesis at any rate, and the decoder variants; :mod:`.decoder` is the
+decoder's front door (decode). It depends on :mod:`sirenpipe.models` and the utilities only; the
+encoder (fitting, variant choice, rate control) is :mod:`sirenpipe.encoder`.
 
 Quantization settings, sizes and variants need no torch; the rest is imported on first use.
 """
@@ -7,18 +9,19 @@ Quantization settings, sizes and variants need no torch; the rest is imported on
 from .._lazy import lazy_exports
 from .quantize import QuantConfig
 from .sizes import StreamSizes, stream_sizes
-from .variants import VARIANTS, allowed_variants, default_variant, reconstruct
+from .variants import DEFAULT_ALPHA, VARIANTS, allowed_variants, default_variant, reconstruct
 
 __getattr__ = lazy_exports(
     __name__,
     {
         ".bitstream": ("FORMAT_VERSION", "DecodedStream", "StreamHeader", "compress", "decompress", "read_header"),
-        ".synthesis": ("synthesize",),
-        ".api": ("Decoded", "Encoded", "decode", "encode_at_rate", "encode_clip"),
+        ".synthesis": ("synthesize", "synthesize_model"),
+        ".decoder": ("Decoded", "decode"),
     },
 )
 
 __all__ = [
+    "DEFAULT_ALPHA",
     "FORMAT_VERSION",
     "DecodedStream",
     "StreamHeader",
@@ -29,10 +32,8 @@ __all__ = [
     "read_header",
     "stream_sizes",
     "synthesize",
-    "encode_clip",
-    "encode_at_rate",
+    "synthesize_model",
     "decode",
-    "Encoded",
     "Decoded",
     "VARIANTS",
     "reconstruct",

@@ -35,7 +35,6 @@ import zlib
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import torch
 
 from ..errors import BitstreamError
 from ..models import INR, INRConfig, input_weight_names
@@ -130,7 +129,7 @@ def decompress(data: bytes) -> DecodedStream:
     """Rebuild the (dequantized) INR from .sirn bytes; any defect raises BitstreamError."""
     header, offset = read_header(data)
     version = data[4]
-    shapes = _parameter_shapes(header.model)
+    shapes = header.model.parameter_shapes()
     available = len(data) - _CRC.size - offset
     if version == 1:
         expected = sum(_v1_tensor_bytes(name, shape, header.quant) for name, shape in shapes.items())
@@ -153,11 +152,6 @@ def decompress(data: bytes) -> DecodedStream:
     model = INR(header.model)
     model.load_state_dict(dequantize_state(qstate))
     return DecodedStream(header, model.eval(), version, tuple(records))
-
-
-def _parameter_shapes(config: INRConfig) -> dict[str, tuple[int, ...]]:
-    with torch.device("meta"):
-        return {name: tuple(t.shape) for name, t in INR(config).state_dict().items()}
 
 
 def _num_scales(shape, quant: QuantConfig) -> int:
@@ -231,7 +225,7 @@ def _parse_header(raw: bytes, version: int = FORMAT_VERSION) -> StreamHeader:
             preset=d.get("preset"),
             variant=d.get("variant") if version >= 2 else None,
         )
-        _parameter_shapes(header.model)  # the architecture must build
+        header.model.parameter_shapes()  # the architecture must have a geometry
     except Exception as exc:  # any malformed field: JSON, types, ranges
         raise BitstreamError(f"corrupt .sirn header: {type(exc).__name__}: {exc}") from None
     _validate_header(header)

@@ -1,4 +1,4 @@
-"""Entropy coding of one weight tensor's integer codes (bitstream format version 2).
+"""Entropy coding of one weight tensor's integer codes (bitstream format versions 2 and 3).
 
 Each tensor is stored by whichever of three codes is smallest for it, so a record is never
 larger than fixed-length codes plus its mode byte:

@@ -2,7 +2,7 @@
 
 The reference is int8 per-tensor (PyTorch's dynamic quantization of Linear layers); bit widths
 2..8, per-output-channel scales, fp16 biases and scales, entropy coding of the integers (format
-version 2, :mod:`.entropy`) and a separate bit width for the input layer are options.
+versions 2 and 3, :mod:`.entropy`) and a separate bit width for the input layer are options.
 
 `quantize_weight` is the one quantizer: the bitstream's encoder calls it, and so does the fit's
 fake quantizer (`fake_quantize_state`, quantization-aware fitting), so a model fitted through
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 CODINGS = ("entropy", "fixed")  # how a weight tensor's integers are stored
 # `sirenpipe encode` quantizes the input layer at no fewer bits than this unless told otherwise
-# (--first-layer-bits); benchmarks/rate_tools.py measures what it buys at 4 and 5 bits.
+# (--first-layer-bits); benchmarks.rate_tools measures what it buys at 4 and 5 bits.
 ENCODER_FIRST_LAYER_BITS = 6
 FLOAT_BITS = (32, 16)  # how biases and scales are stored
 
@@ -31,7 +31,7 @@ class QuantConfig:
     bits: int = 8
     per_channel: bool = False
     # "entropy": each tensor's integers range-coded with the smallest of a histogram model, a
-    # quantized Laplace model and fixed-length codes (format version 2); "fixed": fixed-length codes.
+    # quantized Laplace model and fixed-length codes (format versions 2 and 3); "fixed": fixed-length codes.
     coding: str = "entropy"
     float_bits: int = 32  # biases and scales: fp32, or fp16 (rounded in the fit too when quantization-aware)
     # Bits of the input layer's weights (models.input_weight_names); None: `bits`. That layer sets

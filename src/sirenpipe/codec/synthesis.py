@@ -1,34 +1,46 @@
-"""Synthesis: evaluate a decoded INR on a time grid at any sample rate."""
+"""Synthesis: evaluate an INR on a time grid at any sample rate, from a decoded stream or from a
+float model that was never quantized (synthesize_model)."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
+from ..models import INR
 from .bitstream import DecodedStream
 
 
-def output_length(stream: DecodedStream, sample_rate: int | None) -> int:
-    h = stream.header
-    rate = sample_rate or h.sample_rate
-    return h.num_samples if rate == h.sample_rate else max(1, int(round(h.num_samples * rate / h.sample_rate)))
+def output_length(num_samples: int, clip_rate: int, sample_rate: int | None) -> int:
+    """Samples of a clip of num_samples at clip_rate when rendered at sample_rate (default: clip_rate)."""
+    rate = sample_rate or clip_rate
+    return num_samples if rate == clip_rate else max(1, int(round(num_samples * rate / clip_rate)))
 
 
 @torch.no_grad()
-def synthesize(stream: DecodedStream, sample_rate: int | None = None, chunk: int = 1 << 16) -> np.ndarray:
-    """All heads' outputs at `sample_rate` (default: the clip's), level restored: (heads, M).
+def synthesize_model(model: INR, num_samples: int, clip_rate: int, sample_rate: int | None = None,
+                     peak_scale: float = 1.0, chunk: int = 1 << 16) -> np.ndarray:
+    """All heads' outputs (heads, M) of an INR fitted to a clip of num_samples at clip_rate, at
+    `sample_rate` (default: clip_rate), times peak_scale.
 
     Sample k of the output sits at k / sample_rate seconds, on the same time axis as the
-    encoded clip (whose N samples span t = -1..1), so at twice the rate every other output
-    sample falls exactly on an encoded one. Evaluated in chunks to bound memory.
+    fitted clip (whose N samples span t = -1..1), so at twice the rate every other output
+    sample falls exactly on a fitted one. Evaluated in chunks to bound memory.
     """
     if sample_rate is not None and sample_rate <= 0:
         raise ValueError(f"sample rate must be positive, got {sample_rate}")
-    n = output_length(stream, sample_rate)
-    t = time_axis(stream.header.num_samples, stream.header.sample_rate, n, sample_rate or stream.header.sample_rate)
-    parts = [stream.model(t[i : i + chunk]) for i in range(0, n, chunk)]
-    heads = torch.cat(parts).T.numpy().astype(np.float32)
-    return heads * np.float32(stream.header.peak_scale)
+    n = output_length(num_samples, clip_rate, sample_rate)
+    t = time_axis(num_samples, clip_rate, n, sample_rate or clip_rate)
+    model = model.eval()
+    parts = [model(t[i : i + chunk]) for i in range(0, n, chunk)]
+    heads = torch.cat(parts).T.cpu().numpy().astype(np.float32)
+    return heads * np.float32(peak_scale)
+
+
+def synthesize(stream: DecodedStream, sample_rate: int | None = None) -> np.ndarray:
+    """All heads' outputs of a decoded stream at `sample_rate` (default: the clip's), level
+    restored: (heads, M)."""
+    h = stream.header
+    return synthesize_model(stream.model, h.num_samples, h.sample_rate, sample_rate, h.peak_scale)
 
 
 def time_axis(num_samples: int, clip_rate: int, n: int, rate: int) -> torch.Tensor:

@@ -19,6 +19,8 @@ class _Variant(NamedTuple):
     heads: int  # the fewest heads it needs
 
 
+DEFAULT_ALPHA = 2.0  # the noise estimate's amplitude: alpha = 2 makes it f0 - f1, the paper's
+
 _REGISTRY: dict[str, _Variant] = {}
 _NUMBERS = {2: "two", 3: "three", 4: "four"}
 
@@ -48,7 +50,7 @@ def _mean(heads, sample_rate, alpha):
 @variant("siamese", heads=2)
 def _siamese(heads, sample_rate, alpha):
     """the paper's method: noisereduce (stationary) on f0 with the noise estimate
-    eps0 = alpha * (f0 - (f0 + f1) / 2); alpha = 2 gives f0 - f1 exactly"""
+    eps0 = alpha * (f0 - (f0 + f1) / 2), by default f0 - f1"""
     import noisereduce
 
     out = noisereduce.reduce_noise(y=heads[0], sr=sample_rate, y_noise=noise_estimate(heads, alpha), stationary=True)
@@ -83,12 +85,12 @@ def default_variant(num_heads: int) -> str:
     return "siamese" if num_heads >= 2 else "f0"
 
 
-def noise_estimate(heads: np.ndarray, alpha: float = 2.0) -> np.ndarray:
+def noise_estimate(heads: np.ndarray, alpha: float = DEFAULT_ALPHA) -> np.ndarray:
     f0, f1 = heads[0], heads[1]
     return alpha * (f0 - (f0 + f1) / 2)
 
 
-def reconstruct(heads: np.ndarray, sample_rate: int, variant: str = "siamese", alpha: float = 2.0) -> np.ndarray:
+def reconstruct(heads: np.ndarray, sample_rate: int, variant: str = "siamese", alpha: float = DEFAULT_ALPHA) -> np.ndarray:
     """One signal from the (heads, N) decoder output, by the named variant."""
     allowed = allowed_variants(len(heads))
     if variant not in allowed:

@@ -1,6 +1,6 @@
 """The fit: a Trainer holds models, data and optimizer; fit() and fit_many() run it.
 
-Performance notes (measured figures: README "Performance", `benchmarks/fit_step.py`): the
+Performance notes (measured figures: docs/performance.md, `python -m benchmarks.fit_step`): the
 trunk runs once for all heads, omega is folded into the matmuls and the sine layer has a
 hand-written backward (models/layers.py), Adam is fused, and the process should run under
 tcmalloc (allocator.py; the CLI and the workflow arrange it). `compile` and `precision="bf16"`
@@ -81,7 +81,7 @@ def fit_many(clips, model_config: INRConfig, config: FitConfig = FitConfig(), se
 
 class Trainer:
     """A fit in progress: models, data and optimizer, and the training step that fit() loops
-    over (benchmarks/fit_step.py times this same step).
+    over (benchmarks.fit_step times this same step).
 
     One clip: the INR itself. Several clips: the same INR vmapped over parameters stacked
     along a leading clip axis; the loss is the sum of the clips' losses, so each clip's

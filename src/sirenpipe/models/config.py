@@ -7,6 +7,7 @@ architecture plus the overrides of one row of the paper's tables.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass
 from typing import Callable, Iterable
@@ -45,6 +46,40 @@ class INRConfig:
                 raise ValueError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}")
         if not isinstance(self.pe_frequencies, int) or not 0 <= self.pe_frequencies <= 32:
             raise ValueError(f"pe_frequencies must be 0..32, got {self.pe_frequencies}")
+
+    def input_features(self) -> int:
+        """Width of the network input: t itself, or its positional encoding (t, sin and cos per frequency)."""
+        return 1 + 2 * self.pe_frequencies if self.pe_frequencies else 1
+
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every parameter's shape by its name in the INR's state_dict, in its order: each
+        layer's weight (out, in) then bias (out,); the trunk first, then each head, its linear
+        output layer last. The one statement of the network's geometry (models.inr builds it)."""
+        shapes = {}
+
+        def layer(name: str, out: int, inp: int) -> None:
+            shapes[f"{name}.weight"] = (out, inp)
+            shapes[f"{name}.bias"] = (out,)
+
+        width = self.input_features()
+        for i, w in enumerate(self.shared):
+            layer(f"trunk.{i}.linear", w, width)
+            width = w
+        trunk_width = width
+        for head in range(self.num_heads):
+            width = trunk_width
+            for j, w in enumerate(self.head_widths):
+                layer(f"heads.{head}.{j}.linear", w, width)
+                width = w
+            layer(f"heads.{head}.{len(self.head_widths)}", 1, width)
+        return shapes
+
+    def weight_shapes(self) -> dict[str, tuple[int, int]]:
+        """(out, in) of every linear layer's weight, by state_dict name (parameter_shapes)."""
+        return {name: shape for name, shape in self.parameter_shapes().items() if len(shape) == 2}
+
+    def num_parameters(self) -> int:
+        return sum(math.prod(shape) for shape in self.parameter_shapes().values())
 
     def to_dict(self) -> dict:
         d = asdict(self)

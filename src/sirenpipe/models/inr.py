@@ -22,23 +22,25 @@ class INR(nn.Module):
         self.config = config
         c = config
         self.encoding = PositionalEncoding(c.pe_frequencies, c.pe_sigma) if c.pe_frequencies else None
-        in_features = self.encoding.out_features if self.encoding else 1
-        self.trunk, width = self._sine_stack(in_features, c.shared, first_layer=True)
+        shapes = c.weight_shapes()  # the layers' (out, in), by state_dict name: the one geometry
+        self.trunk = self._sine_stack([shapes[f"trunk.{i}.linear.weight"] for i in range(len(c.shared))],
+                                      first_layer=True)
         self.heads = nn.ModuleList()
-        for _ in range(c.num_heads):
-            layers, head_width = self._sine_stack(width, c.head_widths, first_layer=not c.shared)
-            layers.append(output_layer(head_width, c.omega))
+        for h in range(c.num_heads):
+            hidden = [shapes[f"heads.{h}.{j}.linear.weight"] for j in range(len(c.head_widths))]
+            layers = self._sine_stack(hidden, first_layer=not c.shared)
+            _, last_width = shapes[f"heads.{h}.{len(c.head_widths)}.weight"]
+            layers.append(output_layer(last_width, c.omega))
             self.heads.append(layers)
 
-    def _sine_stack(self, in_features: int, widths, first_layer: bool):
+    def _sine_stack(self, shapes: list[tuple[int, int]], first_layer: bool) -> nn.Sequential:
         layers = nn.Sequential()
-        for i, out in enumerate(widths):
+        for i, (out, in_features) in enumerate(shapes):
             is_first = first_layer and i == 0
             omega = self.config.omega_0 if is_first else self.config.omega
             # Without PE the first layer sees raw t and gets SIREN's U(+-1/in) init.
             layers.append(SineLayer(in_features, out, omega, first_raw=is_first and self.encoding is None))
-            in_features = out
-        return layers, in_features
+        return layers
 
     def encode(self, t: torch.Tensor) -> torch.Tensor:
         """The network input for times t (N, 1): PE features, or t itself."""

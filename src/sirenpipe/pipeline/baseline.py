@@ -8,7 +8,7 @@ import pandas as pd
 import soundfile as sf
 
 from ..baselines import code
-from ..evaluation.tables import write_parquet_atomic
+from ..atomic import write_parquet
 from .io import read_json
 from .rows import baseline_setup, baseline_variant, layout, source_columns
 from .score import score_signal
@@ -27,4 +27,4 @@ def baseline_clip(*, dataset: str, kind: str, clip_json, clip_wav, codec: str, l
         rows.append(layout(dataset=dataset, clip=meta["clip_id"], kind=kind, ablation=codec, setup=setup,
                            source=source_columns(meta), variant=baseline_variant(level),
                            metrics=score_signal(ref, coded.decoded * peak, rate, kind, metrics, label)))
-    write_parquet_atomic(pd.DataFrame(rows), out_parquet)
+    write_parquet(pd.DataFrame(rows), out_parquet)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..evaluation.tables import failed_rows, summarize, summary_markdown, write_parquet_atomic
-from .io import write_text
+from ..atomic import write_parquet, write_text
+from ..evaluation.tables import failed_rows, summarize, summary_markdown
 from .rows import failure_row
 
 
@@ -21,7 +21,7 @@ def collect_tables(score_files: list, failures: list[dict], out_scores, out_summ
         parts.append(failure_rows(failures))
     scores = pd.concat(parts, ignore_index=True)
     summary = summarize(scores)
-    write_parquet_atomic(scores, out_scores)
-    write_parquet_atomic(summary, out_summary)
+    write_parquet(scores, out_scores)
+    write_parquet(summary, out_summary)
     write_text(out_markdown, summary_markdown(summary, failed_rows(scores)))
     print(f"collect: {len(scores)} rows ({len(failures)} failed clips), {len(summary)} summary rows")

@@ -15,9 +15,9 @@ from .. import __version__ as VERSION
 from ..allocator import allocator_env
 from ..baselines import CODECS
 from ..codec.quantize import QuantConfig
-from ..codec.ratecontrol import plan_rate
-from ..codec.variants import VARIANTS, allowed_variants, default_variant
+from ..codec.variants import DEFAULT_ALPHA, VARIANTS, allowed_variants, default_variant
 from ..datasets import ClipSource, discover, probe_all, selection_rank
+from ..encoder.ratecontrol import RATE_CONTROLLED, plan_rate
 from ..errors import SirenpipeError
 from ..fit.config import FitConfig
 from ..models.config import model_config
@@ -54,7 +54,7 @@ def resolve_ablation(ablation: dict, defaults: dict, clip_samples: int | None = 
     clips_per_fit (a workflow setting, not the fit's) is resolved here: "auto" batches short
     clips on GPUs only (see auto_clips_per_fit); clip_samples is the clips' length. An ablation
     with target_kbps gets its widths, quantization and fitting recipe from rate control's plan
-    for clips of clip_samples at sample_rate (codec.ratecontrol.plan_rate).
+    for clips of clip_samples at sample_rate (encoder.ratecontrol.plan_rate).
     """
     fit_settings = {**defaults.get("fit", {}), **ablation.get("fit", {})}
     quant_settings = {**defaults.get("quant", {}), **ablation.get("quant", {})}
@@ -89,20 +89,15 @@ def resolve_ablation(ablation: dict, defaults: dict, clip_samples: int | None = 
         # it, so a quant-only edit re-quantizes without refitting)
         "fit_quant": quant if fit_config.sees_quantizer else None,
         "variants": variants,
-        "alpha": float(ablation.get("alpha", 2.0)),
+        "alpha": float(ablation.get("alpha", DEFAULT_ALPHA)),
         "target_kbps": None if target is None else float(target),
         "curve": ablation.get("curve"),
     }
 
 
-# What rate control chooses for a target_kbps ablation, which it may therefore not set itself.
-_CHOSEN_BY_RATE = {"model": ("shared", "head_widths"), "quant": ("bits", "per_channel", "coding", "float_bits", "first_layer_bits"),
-                   "fit": ("quant_aware", "rate_weight")}
-
-
 def _rate_plan(ablation: dict, target, clip_samples: int | None, sample_rate: int | None):
     name = ablation["name"]
-    clash = [f"{group}.{key}" for group, keys in _CHOSEN_BY_RATE.items() for key in keys
+    clash = [f"{group}.{key}" for group, keys in RATE_CONTROLLED.items() for key in keys
              if key in ablation.get(group, {})]
     if clash:
         raise ValueError(f"ablation {name}: target_kbps chooses {', '.join(clash)} itself; drop them")
@@ -127,7 +122,7 @@ def fit_owners(ablations: dict) -> dict[str, str]:
 def auto_clips_per_fit(device: str, samples_per_step: int | None) -> int:
     """How many clips of one ablation to fit together in one batched model (fit_many).
 
-    On CPU the step is matmul-bound and batching gains nothing (measured: benchmarks/fit_step.py
+    On CPU the step is matmul-bound and batching gains nothing (measured: python -m benchmarks.fit_step
     --variants naive,sirenpipe,sirenpipe+many4), so 1. On a GPU a short clip's step leaves the
     card mostly idle: batch clips up to ~2^18 samples per step (a 10 s full-batch clip already
     has 220,500: 1; 3 s full batch: 3; mini-batches of 16384: 16, the cap). The device is known

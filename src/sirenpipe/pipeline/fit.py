@@ -17,7 +17,7 @@ from ..audio import Clip, load_clip
 from ..codec.quantize import QuantConfig
 from ..fit import FitConfig, fit, fit_many
 from ..models import INRConfig
-from .io import write_json
+from ..atomic import write_json
 
 
 def fit_clip(clip_wav, ablation: dict, out_checkpoint, out_history, threads: int = 1) -> None:

@@ -1,4 +1,5 @@
-"""What every stage shares: its log, JSON and text files written atomically, its error guard."""
+"""What every stage shares: its log, reading its JSON inputs, its error guard (outputs are
+written by :mod:`sirenpipe.atomic`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import json
 import sys
 from pathlib import Path
 
-from ..atomic import atomic_path
 from ..errors import SirenpipeError
 
 
@@ -22,23 +22,8 @@ def job_log(path: str | None):
         yield
 
 
-def write_json(path, data: dict) -> None:
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-
-
 def read_json(path) -> dict:
     return json.loads(Path(path).read_text())
-
-
-def write_text(path, text: str) -> None:
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(text)
-
-
-def write_bytes(path, data: bytes) -> None:
-    with atomic_path(path) as tmp:
-        Path(tmp).write_bytes(data)
 
 
 def main_guard(fn, *args, **kwargs) -> None:

@@ -1,5 +1,5 @@
 """Stage `paper_comparison`: the paper's values beside ours (Parquet + Markdown) and RESULTS.md
-(written under results/; README says how to publish it). The paper's logic is in
+(written under results/; docs/paper.md says how to publish it). The paper's logic is in
 evaluation/paper.py."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from ..evaluation.paper import (
     paper_differences,
     results_markdown,
 )
-from ..evaluation.tables import write_parquet_atomic
-from .io import write_text
+from ..atomic import write_parquet
+from ..atomic import write_text
 
 
 def paper_comparison(scores_path, summary_md, run_config: dict, started_files: list, out_parquet, out_markdown,
@@ -26,7 +26,7 @@ def paper_comparison(scores_path, summary_md, run_config: dict, started_files: l
     runs from the oldest of them to the scores table."""
     scores = pd.read_parquet(scores_path)
     comparison = compare_with_paper(scores)
-    write_parquet_atomic(comparison, out_parquet)
+    write_parquet(comparison, out_parquet)
     write_text(out_markdown, comparison_markdown(comparison))
     start = min(Path(f).stat().st_mtime for f in started_files)
     end = Path(scores_path).stat().st_mtime

@@ -6,7 +6,7 @@ from __future__ import annotations
 from .. import __version__
 from ..audio import write_wav
 from ..datasets import ClipSource, load_source
-from .io import write_json
+from ..atomic import write_json
 
 
 def prepare(clip: ClipSource, sample_rate: int, duration: float, out_wav, out_json, load=None) -> None:

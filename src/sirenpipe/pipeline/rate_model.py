@@ -1,31 +1,36 @@
-"""Stage `rate_model`: the sweep's scores -> rate control's model (codec.ratecontrol.RATE_MODEL).
+"""Stage `rate_model`: the sweep's scores -> rate control's model (encoder.rate_model, its schema).
 
 One row per recipe (bits, the input layer's bits, quantization-aware, rate weight, per-channel,
-float bits) and model
-size: parameters per second of audio, the weights' coded bits per weight, and each quality
-metric, averaged over the clips: PESQ over the speech clips only (it is a speech measure),
-ViSQOL and PSNR over all. A clip's quality is that of its best decoder variant. Only
-entropy-coded ablations of a curve count (what rate control can produce); ablations that were
-themselves rate-controlled do not.
+float bits) and model size: parameters per second of audio, the weights' coded bits per weight,
+and each quality metric, averaged over the clips: PESQ over the speech clips only (it is a
+speech measure), ViSQOL and PSNR over all. A clip's quality is that of its best decoder variant.
+Only entropy-coded ablations of a curve count (what rate control can produce); ablations that
+were themselves rate-controlled do not. The provenance comes from the same rows.
 """
 
 from __future__ import annotations
 
+import datetime
+
 import pandas as pd
 
-from .io import write_text
+from ..encoder.rate_model import QUALITY_COLUMNS, RECIPE_COLUMNS, write_rate_model
 
-RECIPE = ["bits", "first_layer_bits", "quant_aware", "rate_weight", "per_channel", "float_bits"]
-QUALITY = ["psnr", "pesq", "visqol"]
+RECIPE = list(RECIPE_COLUMNS)
 
 
-def rate_model(scores: pd.DataFrame) -> pd.DataFrame:
+def curve_rows(scores: pd.DataFrame) -> pd.DataFrame:
+    """The score rows the rate model is measured from."""
     rows = scores[(scores["status"] == "ok") & scores["curve"].notna() & scores["target_kbps"].isna()
                   & (scores["coding"] == "entropy")]
     # scores from before the input layer had its own bit width: it had `bits`
     first = rows["first_layer_bits"].fillna(rows["bits"]) if "first_layer_bits" in rows else rows["bits"]
-    rows = rows.assign(first_layer_bits=first.astype(int))
-    quality = [m for m in QUALITY if m in rows]
+    return rows.assign(first_layer_bits=first.astype(int))
+
+
+def rate_model(scores: pd.DataFrame) -> pd.DataFrame:
+    rows = curve_rows(scores)
+    quality = [m for m in QUALITY_COLUMNS if m in rows]
     if "pesq" in quality and "kind" in rows:
         rows = rows.assign(pesq=rows["pesq"].where(rows["kind"] == "speech"))
     per_clip = rows.groupby(["ablation", "dataset", "clip", *RECIPE, "params", "weights", "duration_s",
@@ -34,10 +39,37 @@ def rate_model(scores: pd.DataFrame) -> pd.DataFrame:
     per_clip["bits_per_weight"] = per_clip["coded_weight_bytes"] * 8 / per_clip["weights"]
     model = per_clip.groupby([*RECIPE, "params"])[["params_per_second", "bits_per_weight", *quality]].mean()
     model["clips"] = per_clip.groupby([*RECIPE, "params"]).size()
+    for missing in set(QUALITY_COLUMNS) - set(quality):
+        model[missing] = float("nan")
     return model.reset_index().sort_values([*RECIPE, "params"])
 
 
-def write_rate_model(scores_parquet, out_csv) -> None:
-    table = rate_model(pd.read_parquet(scores_parquet))
-    write_text(out_csv, table.to_csv(index=False, float_format="%.6g"))
-    print(f"rate_model: {len(table)} rows, {table.groupby(RECIPE).ngroups} recipes")
+def provenance(scores: pd.DataFrame, source: str) -> dict:
+    """What the rate model was measured with: presets, clip duration and rate, clips, fit budget."""
+    rows = curve_rows(scores)
+
+    def distinct(column):
+        return sorted({v.item() if hasattr(v, "item") else v for v in rows[column].dropna()}) if column in rows else []
+
+    def one(column):
+        values = distinct(column)
+        return values[0] if len(values) == 1 else values
+
+    return {
+        "presets": distinct("preset"),
+        "duration_s": one("duration_s"),
+        "sample_rate": one("sample_rate"),
+        "clips": sorted(set(rows["dataset"] + "/" + rows["clip"])),
+        "fit": {k: one(k) for k in ("steps", "batch_size", "lr", "seed") if k in rows},
+        "sirenpipe_version": one("library_version"),
+        "created": datetime.date.today().isoformat(),
+        "source": source,
+    }
+
+
+def write_rate_model_stage(scores_parquet, out_json, source: str) -> None:
+    scores = pd.read_parquet(scores_parquet)
+    table = rate_model(scores)
+    write_rate_model(out_json, table.to_dict("records"), provenance(scores, source))
+    print(f"rate_model: {len(table)} rows, {table.groupby(RECIPE).ngroups} recipes -> {out_json}; "
+          f"install it as the packaged model with: sirenpipe rate-model install {out_json}")

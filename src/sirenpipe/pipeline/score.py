@@ -11,7 +11,7 @@ import soundfile as sf
 
 from ..codec import decompress, stream_sizes
 from ..errors import SirenpipeError
-from ..evaluation.tables import write_parquet_atomic
+from ..atomic import write_parquet
 from .io import read_json
 from .rows import inr_setup, layout, metric_columns, source_columns
 
@@ -32,7 +32,7 @@ def score_clip(*, dataset: str, kind: str, clip_json, clip_wav, sirn, fit_histor
         rows.append(layout(dataset=dataset, clip=meta["clip_id"], kind=kind, ablation=ablation["name"], setup=setup,
                            source=source_columns(meta), variant=variant,
                            metrics=score_signal(ref, est, rate, kind, metrics, variant)))
-    write_parquet_atomic(pd.DataFrame(rows), out_parquet)
+    write_parquet(pd.DataFrame(rows), out_parquet)
 
 
 def score_signal(ref, est, rate: int, kind: str, metrics: list[str], label: str) -> dict:

@@ -7,26 +7,30 @@ quantization-aware or not, rate weight) from the rate model: what the rate–dis
 against parameters per second of audio. For each recipe the widest model whose predicted size
 fits the budget is taken; the recipe whose measured quality curve is highest at that model's
 parameters per second wins. After encoding, `api.compress_within` re-quantizes at fewer bits if the real
-stream is still too large, so a stream never exceeds its target.
+stream is still too large, so a stream never exceeds its target. The rate model's schema and file
+are :mod:`.rate_model`'s.
 
 No torch: the workflow plans its ``target_kbps`` ablations at parse time.
 """
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass, replace
-from importlib import resources
-from pathlib import Path
 
+from ..codec.header import CRC, PREFIX, StreamHeader
+from ..codec.quantize import QuantConfig
 from ..errors import SirenpipeError
 from ..models.config import INRConfig, input_weight_names, model_config
-from .header import CRC, PREFIX, StreamHeader
-from .quantize import QuantConfig
+from .rate_model import SELECT_BY, RateModel, RatePoint, Recipe, load_rate_model
 
-RATE_MODEL = "rate_model.csv"  # in sirenpipe/data, written by the sweep (evaluation.rate_model)
-SELECT_BY = "pesq"  # the rate model's quality column the plan maximizes (its speech clips' PESQ-WB)
+# What rate control chooses for a target bitrate (encode --kbps, an ablation's target_kbps), by
+# config section; a rate-controlled encode may not set any of them itself.
+RATE_CONTROLLED = {
+    "model": ("shared", "head_widths"),
+    "quant": ("bits", "per_channel", "coding", "float_bits", "first_layer_bits"),
+    "fit": ("quant_aware", "rate_weight"),
+}
 SIZE_MARGIN = 0.03  # plans aim this far below the budget: the coded size of a fit varies around the model's
 WIDTHS = range(4, 1025, 2)  # candidate widths of the model's first layer
 LAPLACE_RECORD_BYTES = 9  # mode, scale and word count of a range-coded weight record (codec.entropy)
@@ -34,39 +38,10 @@ PEAK_SCALE_PLACEHOLDER = 0.12345678901234568  # a peak scale with the longest JS
 
 
 @dataclass(frozen=True)
-class Recipe:
-    """How a model is fitted and quantized, as the rate model's rows name it."""
-
-    bits: int
-    quant_aware: bool
-    rate_weight: float
-    per_channel: bool = True
-    float_bits: int = 16
-    first_layer_bits: int | None = None
-
-    def quant(self) -> QuantConfig:
-        return QuantConfig(self.bits, self.per_channel, "entropy", self.float_bits, self.first_layer_bits)
-
-    def describe(self) -> str:
-        how = "quantization-aware" if self.quant_aware else "post-training quantized"
-        rate = f", rate weight {self.rate_weight:g}" if self.rate_weight else ""
-        return f"{self.quant().label} {how}{rate}"
-
-
-@dataclass(frozen=True)
-class RatePoint:
-    """One row of the rate model: a recipe at one model size, averaged over the sweep's clips."""
-
-    recipe: Recipe
-    params_per_second: float
-    bits_per_weight: float  # coded bytes of the weight records * 8 / weights
-    quality: float  # SELECT_BY
-
-
-@dataclass(frozen=True)
 class RatePlan:
     target_kbps: float
     budget_bytes: int
+    rate_model: RateModel  # what the plan was made from
     model: INRConfig
     recipe: Recipe
     predicted_bytes: int
@@ -79,30 +54,8 @@ class RatePlan:
     def describe(self) -> str:
         widths = "/".join(map(str, self.model.shared + self.model.head_widths))
         return (f"target {self.target_kbps:g} kbps = {self.budget_bytes} bytes: widths {widths} "
-                f"({parameter_count(self.model):,} parameters), {self.recipe.describe()}, predicted "
+                f"({self.model.num_parameters():,} parameters), {self.recipe.describe()}, predicted "
                 f"{self.predicted_bytes} bytes and {SELECT_BY} {self.predicted_quality:.2f} (as on the rate model's clips)")
-
-
-def layer_shapes(config: INRConfig) -> dict[str, tuple[int, int]]:
-    """(out, in) of every linear layer's weight, by a name in the INR's own numbering (trunk
-    first, then each head, its output layer last), so models.input_weight_names applies."""
-    width = 1 + 2 * config.pe_frequencies
-    shapes = {}
-    for i, w in enumerate(config.shared):
-        shapes[f"trunk.{i}.weight"] = (w, width)
-        width = w
-    trunk_width = width
-    for head in range(config.num_heads):
-        width = trunk_width
-        for j, w in enumerate(config.head_widths):
-            shapes[f"heads.{head}.{j}.weight"] = (w, width)
-            width = w
-        shapes[f"heads.{head}.{len(config.head_widths)}.weight"] = (1, width)
-    return shapes
-
-
-def parameter_count(config: INRConfig) -> int:
-    return sum(o * i + o for o, i in layer_shapes(config).values())
 
 
 def scaled_model(preset: str, width: int) -> INRConfig:
@@ -123,7 +76,7 @@ def predicted_bytes(config: INRConfig, quant: QuantConfig, bits_per_weight: floa
     header = StreamHeader(config, sample_rate, num_samples, PEAK_SCALE_PLACEHOLDER, quant, preset, "siamese")
     total = PREFIX.size + len(header.to_json()) + CRC.size
     float_bytes = quant.float_bits // 8
-    shapes = layer_shapes(config)
+    shapes = config.weight_shapes()
     input_layer = input_weight_names(shapes)
     for name, (out, inp) in shapes.items():
         scales = out if quant.per_channel else 1
@@ -132,40 +85,21 @@ def predicted_bytes(config: INRConfig, quant: QuantConfig, bits_per_weight: floa
     return total
 
 
-def load_rate_model(path=None) -> list[RatePoint]:
-    """The rate model's rows (default: the packaged one)."""
-    source = resources.files("sirenpipe.data").joinpath(RATE_MODEL) if path is None else Path(path)
-    with source.open() as f:
-        rows = list(csv.DictReader(f))
-    return [
-        RatePoint(Recipe(int(r["bits"]), r["quant_aware"].lower() == "true", float(r["rate_weight"]),
-                         r["per_channel"].lower() == "true", int(r["float_bits"]), _first_layer_bits(r)),
-                  float(r["params_per_second"]), float(r["bits_per_weight"]), float(r[SELECT_BY]))
-        for r in rows if r.get(SELECT_BY) not in (None, "", "nan")
-    ]
-
-
-def _first_layer_bits(row: dict) -> int | None:
-    """A rate-model row's input-layer bits; None where it equals bits (or the column predates it)."""
-    value = row.get("first_layer_bits")
-    return None if value in (None, "") or int(float(value)) == int(row["bits"]) else int(float(value))
-
-
 def budget_bytes(target_kbps: float, num_samples: int, sample_rate: int) -> int:
     """The most bytes a stream of this clip may have at target_kbps."""
     return math.floor(target_kbps * 1000 * num_samples / sample_rate / 8)
 
 
 def plan_rate(target_kbps: float, num_samples: int, sample_rate: int, preset: str = "siamese-siren",
-              points: list[RatePoint] | None = None) -> RatePlan:
+              rate_model: RateModel | None = None) -> RatePlan:
     """The model and recipe for a stream of at most target_kbps (see the module docstring)."""
     if not (isinstance(target_kbps, (int, float)) and math.isfinite(target_kbps) and target_kbps > 0):
         raise SirenpipeError(f"target bitrate must be a positive number of kbps, got {target_kbps!r}")
     duration = num_samples / sample_rate
     budget = budget_bytes(target_kbps, num_samples, sample_rate)
-    points = load_rate_model() if points is None else points
+    rate_model = load_rate_model() if rate_model is None else rate_model
     by_recipe: dict[Recipe, list[RatePoint]] = {}
-    for p in points:
+    for p in rate_model.points:
         by_recipe.setdefault(p.recipe, []).append(p)
     best = None
     for recipe, curve in by_recipe.items():
@@ -174,9 +108,9 @@ def plan_rate(target_kbps: float, num_samples: int, sample_rate: int, preset: st
         if fitted is None:
             continue
         config, size = fitted
-        quality = _interpolate(curve, parameter_count(config) / duration, "quality", extrapolate_below=True)
+        quality = _interpolate(curve, config.num_parameters() / duration, "quality", extrapolate_below=True)
         if best is None or quality > best.predicted_quality:
-            best = RatePlan(float(target_kbps), budget, config, recipe, size, quality)
+            best = RatePlan(float(target_kbps), budget, rate_model, config, recipe, size, quality)
     if best is None:
         smallest = predicted_bytes(scaled_model(preset, WIDTHS[0]), QuantConfig(2, True, "entropy", 16), 1.0,
                                    sample_rate, num_samples, preset)
@@ -191,7 +125,7 @@ def _widest_fitting(recipe, curve, budget, num_samples, sample_rate, preset, dur
     found = None
     for width in WIDTHS:  # sizes grow with width: stop at the first that does not fit
         config = scaled_model(preset, width)
-        bpw = _interpolate(curve, parameter_count(config) / duration, "bits_per_weight")
+        bpw = _interpolate(curve, config.num_parameters() / duration, "bits_per_weight")
         size = predicted_bytes(config, recipe.quant(), bpw, sample_rate, num_samples, preset)
         if size > budget * (1 - SIZE_MARGIN):
             break
