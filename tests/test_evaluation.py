@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 
+import matplotlib.collections
 import matplotlib.figure
 import matplotlib.image as mpimg
 import numpy as np
@@ -13,6 +14,7 @@ import pyarrow
 import pytest
 
 from conftest import speech_like
+from sirenpipe.atomic import write_parquet
 from sirenpipe.evaluation import figures
 from sirenpipe.evaluation.tables import (
     axis_label,
@@ -23,7 +25,6 @@ from sirenpipe.evaluation.tables import (
     failed_rows,
     summarize,
     summary_markdown,
-    write_parquet_atomic,
 )
 
 T975_DF2 = 4.302652729911275  # scipy.stats.t.ppf(0.975, 2), from a t table
@@ -229,11 +230,11 @@ def test_summary_markdown(scores, summary):
     assert "Failed clips" not in summary_markdown(summary, failed_rows(scores).iloc[0:0])
 
 
-def test_write_parquet_atomic_round_trip(tmp_path, scores, summary):
+def test_write_parquet_round_trip(tmp_path, scores, summary):
     for name, df in {"scores.parquet": scores, "summary.parquet": summary}.items():
-        path = write_parquet_atomic(df, tmp_path / "tables" / name)
+        path = write_parquet(df, tmp_path / "tables" / name)
         pd.testing.assert_frame_equal(pd.read_parquet(path), df.reset_index(drop=True))
-    write_parquet_atomic(summary.head(2), tmp_path / "tables" / "summary.parquet")  # overwrite in place
+    write_parquet(summary.head(2), tmp_path / "tables" / "summary.parquet")  # overwrite in place
     assert len(pd.read_parquet(tmp_path / "tables" / "summary.parquet")) == 2
     assert sorted(p.name for p in (tmp_path / "tables").iterdir()) == ["scores.parquet", "summary.parquet"]
     umask = os.umask(0)
@@ -241,10 +242,10 @@ def test_write_parquet_atomic_round_trip(tmp_path, scores, summary):
     assert (tmp_path / "tables" / "summary.parquet").stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
 
 
-def test_write_parquet_atomic_failure_leaves_nothing(tmp_path):
+def test_write_parquet_failure_leaves_nothing(tmp_path):
     bad = pd.DataFrame({"x": [1, "not an int", object()]})  # pyarrow cannot convert this column
     with pytest.raises(pyarrow.ArrowInvalid, match="Could not convert 'not an int' with type str"):
-        write_parquet_atomic(bad, tmp_path / "bad.parquet")
+        write_parquet(bad, tmp_path / "bad.parquet")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -346,11 +347,31 @@ SERIES = ["siamese-siren / f0", "siamese-siren / mean", "siamese-siren / siamese
 BAR_METRICS = ["visqol", "pesq", "stoi", "estoi", "snr", "lsd", "mel_distance"]  # cdpam: never computed
 
 
-def test_plot_metric_bars(tmp_path, summary, saved):
-    _assert_png(figures.plot_metric_bars(summary, tmp_path / "bars.png"), min_width=600)
-    _assert_png(figures.plot_metric_bars(summary, tmp_path / "two.png", metrics=["visqol", "cdpam", "snr"]))
-    _assert_png(figures.plot_metric_bars(summary.iloc[0:0], tmp_path / "empty.png"), min_width=100, min_height=50,
-                min_std=0.01, min_ink=0.005)
+def _with_codecs(scores) -> pd.DataFrame:
+    """The scores plus Opus, Vorbis and MP3 at four levels each on every clip (the first level the highest
+    bitrate, and the best), and a spread-out group whose Student-t intervals leave STOI's and PESQ's range."""
+    base = scores[(scores.status == "ok") & (scores.ablation == "optimized-siren") & (scores.variant == "f0")]
+    rows = [scores]
+    for codec, levels in CODEC_LEVELS.items():
+        for i, level in enumerate(levels):
+            kbps = 32.0 / (i + 1) + len(codec)
+            rows.append(base.assign(ablation=codec, arch=codec, variant=f"level {level:g}", preset=f"{codec}-{level:g}",
+                                    kbps=kbps, visqol=base.visqol - 1.5 + kbps / 16, pesq=base.pesq - 1 + kbps / 20))
+    out = pd.concat(rows, ignore_index=True)
+    spread = (out.dataset == "demo-speech") & (out.ablation == "optimized-siren") & (out.variant == "blind")
+    out.loc[spread, "stoi"], out.loc[spread, "pesq"] = SPREAD_STOI, SPREAD_PESQ
+    return out
+
+
+CODEC_LEVELS = {"opus": [0.9, 0.95, 0.97, 0.98], "vorbis": [0.3, 0.6, 0.9, 1.0], "mp3": [0.3, 0.6, 0.9, 0.99]}
+SPREAD_STOI, SPREAD_PESQ = [0.2, 0.9, 0.95], [1.05, 1.1, 4.4]
+
+
+def test_plot_metric_bars(tmp_path, scores, summary, saved):
+    _assert_png(figures.plot_metric_bars(summary, scores, tmp_path / "bars.png"), min_width=600)
+    _assert_png(figures.plot_metric_bars(summary, scores, tmp_path / "two.png", metrics=["visqol", "cdpam", "snr"]))
+    _assert_png(figures.plot_metric_bars(summary.iloc[0:0], scores, tmp_path / "empty.png"), min_width=100,
+                min_height=50, min_std=0.01, min_ink=0.005)
     bars, two, empty = saved
     axes = _visible_axes(bars)
     assert [ax.get_ylabel() for ax in axes] == [axis_label(m) for m in BAR_METRICS]
@@ -359,8 +380,9 @@ def test_plot_metric_bars(tmp_path, summary, saved):
     assert [ax.get_title() for ax in axes] == [axis_label(m).rstrip(" ↑↓") for m in BAR_METRICS]
     assert _texts(axes[0].get_xticklabels()) == ["demo-speech\n(speech)", "demo-music\n(music)"]
     (legend,) = bars.legends
-    assert legend.get_title().get_text() == "Ablation / variant" and _texts(legend.get_texts()) == SERIES
-    assert "(error bars: 95 % CI)" in bars._suptitle.get_text()
+    assert legend.get_title().get_text() == "Ablation / variant" and _texts(legend.get_texts()) == [*SERIES, "a clip"]
+    assert "95 % bootstrap CI" in bars._suptitle.get_text()
+    assert _texts(bars.texts)[-1] == figures.BARS_NOTE and "percentile-bootstrap" in figures.BARS_NOTE  # no codecs
     # every bar's height is its group's mean, at its series' slot in its dataset's group
     width = 0.8 / len(SERIES)
     heights = {round(p.get_x() + p.get_width() / 2, 6): p.get_height() for p in axes[0].patches}
@@ -373,6 +395,62 @@ def test_plot_metric_bars(tmp_path, summary, saved):
     assert heights[round(-0.4 + width * 2.5, 6)] == pytest.approx(2.0)  # the hand-checked group
     assert [ax.get_title() for ax in _visible_axes(two)] == ["ViSQOL MOS", "SNR (dB)"]  # cdpam has no values
     assert "no metric values to plot" in _texts(empty.axes[0].texts)
+
+
+def _clip_points(ax) -> np.ndarray:
+    """The (x, y) of every dot drawn by scatter (PathCollections; error bars are LineCollections)."""
+    dots = [c.get_offsets() for c in ax.collections if isinstance(c, matplotlib.collections.PathCollection)]
+    return np.concatenate(dots) if dots else np.empty((0, 2))
+
+
+def test_metric_bars_draw_every_clip(tmp_path, scores, summary, saved):
+    figures.plot_metric_bars(summary, scores, tmp_path / "bars.png", metrics=["visqol", "pesq", "snr"])
+    visqol, pesq, snr = _visible_axes(saved[0])
+    ok = scores[scores.status == "ok"]
+    for ax, metric in ((visqol, "visqol"), (pesq, "pesq"), (snr, "snr")):
+        points = _clip_points(ax)
+        assert len(points) == ok[metric].notna().sum()  # one dot per clip with a value (NaNs: none)
+        assert sorted(points[:, 1]) == pytest.approx(sorted(ok[metric].dropna()))
+    # the hand-checked group's dots lie over its bar (x within the bar), at its clips' values
+    width = 0.8 / len(SERIES)
+    x = -0.4 + width * 2.5
+    near = _clip_points(visqol)[np.abs(_clip_points(visqol)[:, 0] - x) < width / 2]
+    assert sorted(near[:, 1]) == [1.0, 2.0, 3.0]
+
+
+def test_metric_bars_show_each_codec_once(tmp_path, saved):
+    scores = _with_codecs(make_scores())
+    summary = summarize(scores)
+    figures.plot_metric_bars(summary, scores, tmp_path / "bars.png", metrics=["visqol"])
+    (ax,) = _visible_axes(saved[0])
+    labels = _texts(saved[0].legends[0].get_texts())
+    codecs = [label for label in labels if label.split(",")[0] in CODEC_LEVELS]
+    assert [c.split(",")[0] for c in codecs] == list(CODEC_LEVELS)  # once each, in the table's order
+    assert codecs[0] == "opus, highest bitrate (level 0.9, 36 kbps)"  # which level, said in the legend
+    assert _texts(saved[0].texts)[-1] == figures.BARS_NOTE + figures.CODECS_NOTE
+    assert len(ax.patches) == (len(SERIES) + len(CODEC_LEVELS)) * len(DATASETS)  # one bar per codec and dataset
+    top = summary[(summary.ablation == "opus") & (summary.variant == "level 0.9") & (summary.dataset == "demo-music")]
+    x = 1 - 0.4 + 0.8 / 9 * (len(SERIES) + 0.5)  # opus: the first bar after the ablations'
+    (bar,) = [p for p in ax.patches if p.get_x() + p.get_width() / 2 == pytest.approx(x)]
+    assert bar.get_height() == pytest.approx(top["visqol_mean"].iloc[0])
+    assert len(_clip_points(ax)) == 36 + 3 * 2 * 3  # the ablations' clips, each codec's top level's clips
+
+
+def test_bootstrap_interval_stays_in_the_metric_range():
+    """Three clips that a Student-t interval carries outside the metric's range (STOI above 1, PESQ
+    below 0); the percentile bootstrap stays within the clips' values, and so within the range."""
+    for metric, values in (("stoi", SPREAD_STOI), ("pesq", SPREAD_PESQ)):
+        low, high = figures.metric_range(metric)
+        mean, t = np.mean(values), ci95(values)
+        assert mean - t < low or mean + t > high  # the t-interval leaves the range
+        lo, hi = figures.bootstrap_interval(values, metric)
+        assert low <= min(values) <= lo < mean < hi <= max(values) <= high
+        assert (lo, hi) == figures.bootstrap_interval(values, metric)  # seeded: deterministic
+    assert np.mean(SPREAD_STOI) + ci95(SPREAD_STOI) > 1 and np.mean(SPREAD_PESQ) - ci95(SPREAD_PESQ) < 0
+    # clipped to the range even where the values are not (a ViSQOL above 5 cannot be, so is not shown)
+    assert figures.bootstrap_interval([5.0, 5.2, 5.4], "visqol")[1] == 5.0
+    assert figures.metric_range("snr") == (-math.inf, 100.0) and figures.metric_range("x") == (-math.inf, math.inf)
+    assert all(math.isnan(v) for v in figures.bootstrap_interval([0.5, float("nan")], "stoi"))  # one clip: none
 
 
 def test_plot_rate_quality(tmp_path, scores, saved):

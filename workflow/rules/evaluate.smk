@@ -151,19 +151,26 @@ rule rate_distortion:
         configfiles=[os.path.relpath(f) for f in workflow.overwrite_configfiles],
         version=VERSION,
     script:
-        "../scripts/bdrate.py"
+        "../scripts/rate_distortion.py"
 
 
 rule rate_model:
     input:
         scores="results/tables/scores.parquet",
     output:
-        "results/tables/rate_model.csv",
+        "results/tables/rate_model.json",
     log:
         "logs/rate_model.log",
     conda:
         "../envs/sirenpipe.yaml"
     params:
+        source=" ".join(
+            ["snakemake"]
+            + [
+                f"--configfile {os.path.relpath(f)}"
+                for f in workflow.overwrite_configfiles
+            ]
+        ),
         version=VERSION,
     script:
         "../scripts/rate_model.py"

@@ -1,5 +1,5 @@
-"""Evaluation summaries: tables (:mod:`.tables`), BD-rate (:mod:`.bdrate`) and figures (:mod:`.figures`)
-from the per-clip scores.
+"""Evaluation summaries from the per-clip scores: tables (:mod:`.tables`), BD-rate (:mod:`.bdrate`),
+figures (:mod:`.figures`), and the Markdown every report is written with (:mod:`.markdown`).
 
 The table and BD-rate helpers are re-exported here; import :mod:`sirenpipe.evaluation.figures` for the plots (it
 selects matplotlib's Agg backend on import).
@@ -16,7 +16,6 @@ from .tables import (
     ok_rows,
     summarize,
     summary_markdown,
-    write_parquet_atomic,
 )
 
 __all__ = [
@@ -33,5 +32,4 @@ __all__ = [
     "ok_rows",
     "summarize",
     "summary_markdown",
-    "write_parquet_atomic",
 ]

@@ -13,17 +13,15 @@ cubic: 4) raise ValueError; curves whose quality ranges do not overlap give NaN.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.interpolate import PchipInterpolator
 
-from ..atomic import atomic_path
 from ..baselines import CODECS
-from ..errors import SirenpipeError
 from ..metrics import METRIC_INFO
-from .tables import VARIANT_ORDER, _md_escape, _md_table, _numeric, axis_label, ok_rows, write_parquet_atomic
+from . import markdown as md
+from .tables import VARIANT_ORDER, axis_label, numeric, ok_rows
 
 __all__ = [
     "BD_METRICS",
@@ -36,7 +34,6 @@ __all__ = [
     "curve_points",
     "curve_variants",
     "efficient_points",
-    "write_bd_rate_tables",
 ]
 
 METHODS = {"pchip": 2, "cubic": 4}  # method -> fewest points it needs
@@ -139,9 +136,9 @@ def curve_points(scores: pd.DataFrame, metric: str) -> pd.DataFrame:
             "curve": curve_labels(ok),
             "variant": get("variant").where(~codec, None),
             "point": get("preset").where(codec, get("ablation")),
-            "kbps": _numeric(ok["kbps"]),
-            "quality": _numeric(ok[metric]),
-            "target_kbps": _numeric(ok["target_kbps"]) if "target_kbps" in ok.columns else math.nan,
+            "kbps": numeric(ok["kbps"]),
+            "quality": numeric(ok[metric]),
+            "target_kbps": numeric(ok["target_kbps"]) if "target_kbps" in ok.columns else math.nan,
         }
     )
     rows = rows[rows["curve"].notna() & rows["kbps"].notna() & rows["quality"].notna()]
@@ -293,7 +290,7 @@ def bd_rate_markdown(table: pd.DataFrame) -> str:
     refs = set(table["reference"])  # in the table's order: the reference curves come first as curves
     references = [c for c in dict.fromkeys([*table["curve"], *table["reference"]]) if c in refs]
     for (dataset, kind, metric), group in table.groupby(["dataset", "kind", "metric"], sort=False, dropna=False):
-        lines += ["", f"### {_md_escape(dataset)} ({_md_escape(kind)}): {axis_label(metric)}", ""]
+        lines += ["", f"### {md.escape(dataset)} ({md.escape(kind)}): {axis_label(metric)}", ""]
         body = []
         for curve, rows in group.groupby("curve", sort=False):
             first = rows.iloc[0]
@@ -305,26 +302,8 @@ def bd_rate_markdown(table: pd.DataFrame) -> str:
                 elif np.isfinite(match["bd_rate_pct"].iloc[0]):
                     cells.append(f"{match['bd_rate_pct'].iloc[0]:+.1f} %")
                 else:
-                    cells.append(f"n/a ({_md_escape(match['reason'].iloc[0])})")
-            body.append([_md_escape(curve), _md_escape(first["variant"]), str(first["points"])] + cells)
-        header = ["Curve", "Variant", "Points"] + [f"vs {_md_escape(r)}" for r in references]
-        lines += _md_table(header, body, ["l", "l", "r"] + ["r"] * len(references))
+                    cells.append(f"n/a ({md.escape(match['reason'].iloc[0])})")
+            body.append([md.escape(curve), md.escape(first["variant"]), str(first["points"])] + cells)
+        header = ["Curve", "Variant", "Points"] + [f"vs {md.escape(r)}" for r in references]
+        lines += md.table(header, body, ["l", "l", "r"] + ["r"] * len(references))
     return "\n".join(lines) + "\n"
-
-
-def write_bd_rate_tables(scores_path, settings: dict, out_parquet, out_markdown) -> pd.DataFrame:
-    """Stage `rate_distortion`'s tables: the config's ``rate_distortion`` section -> bd_rate.{parquet,md}.
-    Returns the table (:mod:`.rd_report` writes RATE_DISTORTION.md from it)."""
-    if not settings or not settings.get("reference_curves"):
-        raise SirenpipeError("rate_distortion: the config names no reference_curves")
-    table = bd_rate_table(
-        pd.read_parquet(scores_path),
-        settings.get("metrics"),
-        settings["reference_curves"],
-        settings.get("method", "pchip"),
-    )
-    write_parquet_atomic(table, out_parquet)
-    with atomic_path(out_markdown) as tmp:
-        Path(tmp).write_text(bd_rate_markdown(table))
-    print(f"rate_distortion: {len(table)} comparisons, {int(table['bd_rate_pct'].notna().sum())} with a BD-rate")
-    return table

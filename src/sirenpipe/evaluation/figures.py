@@ -30,8 +30,12 @@ from .bdrate import curve_labels  # noqa: E402
 from .tables import VARIANT_ORDER, axis_label, ci95, ok_rows, summary_metrics  # noqa: E402
 
 __all__ = [
+    "BOOTSTRAP_RESAMPLES",
     "DPI",
+    "METRIC_RANGES",
+    "bootstrap_interval",
     "log_mel_spectrogram",
+    "metric_range",
     "plot_loss_curves",
     "plot_metric_bars",
     "plot_rate_quality",
@@ -250,16 +254,102 @@ def plot_loss_curves(histories: dict[str, list[float]], out_png: str | os.PathLi
 
 
 # ----------------------------------------------------------------------------------------- metric bars
+# The values each metric can take (low, high; None: unbounded), from its definition in metrics/*.py:
+# ViSQOL and PESQ-WB are MOS-LQO on the 1–5 scale; STOI and ESTOI are means of correlation
+# coefficients (−1..1, in practice 0..1); SNR is capped at 100 dB, PSNR of [0, 1]-scaled audio lies
+# in 0..100 dB; LSD, the mel distance and CDPAM are distances (>= 0). An unknown column is unbounded.
+METRIC_RANGES: dict[str, tuple[float | None, float | None]] = {
+    "visqol": (1.0, 5.0),
+    "pesq": (1.0, 5.0),
+    "stoi": (-1.0, 1.0),
+    "estoi": (-1.0, 1.0),
+    "snr": (None, 100.0),
+    "psnr": (0.0, 100.0),
+    "lsd": (0.0, None),
+    "mel_distance": (0.0, None),
+    "cdpam": (0.0, None),
+}
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 0
+BARS_NOTE = (
+    "Bars: mean over clips; dots: the clips; error bars: 95 % percentile-bootstrap interval of the mean "
+    f"({BOOTSTRAP_RESAMPLES} resamples of the clips, seed {BOOTSTRAP_SEED}), within the metric's range."
+)
+CODECS_NOTE = " Classical codecs: each at its highest-bitrate level (all levels: the rate–quality figures)."
+
+
+def metric_range(metric: str) -> tuple[float, float]:
+    """(low, high) of the values ``metric`` can take (:data:`METRIC_RANGES`; ±inf where unbounded)."""
+    low, high = METRIC_RANGES.get(metric, (None, None))
+    return (-math.inf if low is None else low, math.inf if high is None else high)
+
+
+def bootstrap_interval(
+    values, metric: str | None = None, *, level: float = 0.95, resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> tuple[float, float]:
+    """Percentile-bootstrap ``level`` interval of the mean of the finite ``values``: the clips are
+    resampled with replacement ``resamples`` times (``numpy.random.default_rng(seed)``, so equal values
+    give equal intervals), and the interval runs between the (1 − level)/2 and (1 + level)/2 quantiles
+    of the resampled means, clipped to the metric's range (:func:`metric_range`). It never leaves
+    the clips' own range, so never the metric's: a Student-t interval over three clips can (STOI above
+    1, PESQ below 0). (NaN, NaN) with fewer than two finite values."""
+    x = np.asarray(pd.to_numeric(pd.Series(values, dtype="object"), errors="coerce"), dtype=float)
+    x = x[np.isfinite(x)]
+    if x.size < 2:
+        return (math.nan, math.nan)
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, x.size, size=(resamples, x.size))].mean(axis=1)
+    low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    floor, ceiling = metric_range(metric) if metric is not None else (-math.inf, math.inf)
+    return (float(np.clip(low, floor, ceiling)), float(np.clip(high, floor, ceiling)))
+
+
+def _codec_ablations(scores: pd.DataFrame) -> set:
+    """The ablations that are classical codecs: ``arch`` in CODECS (by name without an arch column)."""
+    if "arch" in scores.columns:
+        return set(scores.loc[scores["arch"].astype("object").isin(list(CODECS)), "ablation"])
+    return {a for a in scores["ablation"] if a in CODECS} if "ablation" in scores.columns else set()
+
+
+def _bar_series(summary: pd.DataFrame, codecs: set) -> tuple[dict, list[tuple], dict]:
+    """The bars: {(series, dataset): summary row}, the series in order (a key per INR ablation /
+    variant, then one per codec) and each series' legend label. A codec is drawn at its
+    highest-bitrate level (largest mean kbps) per dataset."""
+    codec = summary["ablation"].astype("object").isin(codecs)
+    inr, coded = summary[~codec], summary[codec]
+    if len(coded):
+        kbps = pd.to_numeric(coded["kbps_mean"], errors="coerce").fillna(-math.inf)
+        top = kbps.groupby([coded["dataset"].astype("object"), coded["ablation"].astype("object")], sort=False).idxmax()
+        coded = coded.loc[list(top)]
+    keys = _ordered_keys(inr, ["ablation", "variant"])
+    labels = {k: _series_label(k) for k in keys}
+    bars = {((r["ablation"], r["variant"]), r["dataset"]): r for _, r in inr.iterrows()}
+    for name, rows in coded.groupby(coded["ablation"].astype("object"), sort=False):
+        kbps = pd.to_numeric(rows["kbps_mean"], errors="coerce")
+        low, high = f"{kbps.min():.0f}", f"{kbps.max():.0f}"
+        levels = ", ".join(dict.fromkeys(map(str, rows["variant"])))
+        keys.append((name, None))
+        labels[(name, None)] = f"{name}, highest bitrate ({levels}, {low if low == high else f'{low}–{high}'} kbps)"
+        bars.update({((name, None), r["dataset"]): r for _, r in rows.iterrows()})
+    return bars, keys, labels
+
+
 def plot_metric_bars(
     summary: pd.DataFrame,
+    scores: pd.DataFrame,
     out_png: str | os.PathLike,
     metrics: list[str] | None = None,
     title: str = "Quality per ablation / decoder variant",
 ) -> Path:
     """One subplot per metric (``M_mean`` columns of :func:`~sirenpipe.evaluation.tables.summarize`):
-    bars grouped per dataset, one bar (colour) per ablation / variant, error bars = ``M_ci95``.
+    bars grouped per dataset, one bar (colour) per ablation / variant, its height the summary's mean.
 
-    Metrics that are absent or all-NaN are skipped; missing bars and NaN CIs are left out.
+    Over each bar, its clips (the "ok" rows of ``scores``) as dots, jittered sideways (seeded), and
+    its 95 % percentile-bootstrap interval of the mean (:func:`bootstrap_interval`: within the
+    clips' and so the metric's range; none with fewer than two clips). A classical codec has one
+    bar per dataset, at its highest-bitrate level (the legend says which); the rate–quality figures
+    show all its levels. Metrics that are absent or all-NaN are skipped; missing bars are left out.
     """
     wanted = summary_metrics(summary) if metrics is None else list(metrics)
     metrics = [
@@ -271,42 +361,35 @@ def plot_metric_bars(
         ax.set_title(title)
         return save_figure(fig, out_png)
 
+    ok = ok_rows(scores)
     datasets = list(dict.fromkeys(summary["dataset"].astype("object")))
+    bars, series, labels = _bar_series(summary, _codec_ablations(ok))
     kinds = summary.groupby("dataset", sort=False)["kind"].first() if "kind" in summary.columns else {}
-    series = _ordered_keys(summary, ["ablation", "variant"])
     colours = dict(zip(series, _colours(len(series))))
     width = 0.8 / len(series)
+    clips = {key: group for key, group in ok.groupby(["dataset", "ablation", "variant"], sort=False)}
+    jitter = np.random.default_rng(BOOTSTRAP_SEED)
 
     ncols = min(3, len(metrics))
     nrows = math.ceil(len(metrics) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols + 2.6, 3.4 * nrows + 0.6), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols + 2.6, 3.6 * nrows + 0.9), squeeze=False)
     for ax, metric in zip(axes.ravel(), metrics):
         for s, key in enumerate(series):
-            rows = summary[
-                (summary["ablation"].astype("object") == key[0]) & (summary["variant"].astype("object") == key[1])
-            ]
-            x, y, err = [], [], []
             for d, dataset in enumerate(datasets):
-                match = rows[rows["dataset"].astype("object") == dataset]
-                if match.empty or not np.isfinite(float(match[f"{metric}_mean"].iloc[0])):
+                row = bars.get((key, dataset))
+                if row is None or not np.isfinite(float(row[f"{metric}_mean"])):
                     continue
-                x.append(d - 0.4 + width * (s + 0.5))
-                y.append(float(match[f"{metric}_mean"].iloc[0]))
-                ci = float(match[f"{metric}_ci95"].iloc[0]) if f"{metric}_ci95" in match.columns else math.nan
-                err.append(ci)
-            if x:
-                ax.bar(x, y, width * 0.92, color=colours[key], label=_series_label(key))
-                with_ci = np.isfinite(err)  # no error bar (not even a cap) without a CI, e.g. one clip
-                if with_ci.any():
-                    ax.errorbar(
-                        np.asarray(x)[with_ci],
-                        np.asarray(y)[with_ci],
-                        yerr=np.asarray(err)[with_ci],
-                        fmt="none",
-                        ecolor="0.15",
-                        elinewidth=1,
-                        capsize=2.5,
-                    )
+                x, mean = d - 0.4 + width * (s + 0.5), float(row[f"{metric}_mean"])
+                ax.bar(x, mean, width * 0.92, color=colours[key], alpha=0.85)
+                group = clips.get((dataset, row["ablation"], row["variant"]))
+                values = pd.to_numeric(group[metric], errors="coerce").dropna() if group is not None else []
+                if len(values):
+                    offsets = jitter.uniform(-0.28, 0.28, len(values)) * width
+                    ax.scatter(x + offsets, values, s=10, color="0.1", alpha=0.75, linewidths=0, zorder=3)
+                low, high = bootstrap_interval(values, metric)
+                if np.isfinite(low) and np.isfinite(high):
+                    ax.errorbar(x, mean, yerr=[[max(mean - low, 0.0)], [max(high - mean, 0.0)]], fmt="none",
+                                ecolor="0.15", elinewidth=1, capsize=2.5, zorder=4)
         ax.set_xticks(range(len(datasets)))
         ax.set_xticklabels([f"{d}\n({kinds[d]})" if d in kinds else str(d) for d in datasets], fontsize=9)
         ax.set_xlim(-0.5, len(datasets) - 0.5)
@@ -316,9 +399,13 @@ def plot_metric_bars(
         ax.grid(True, axis="y", alpha=0.3)
     for ax in axes.ravel()[len(metrics) :]:
         ax.set_visible(False)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[k]) for k in series]
-    fig.suptitle(title + "  (error bars: 95 % CI)")
-    return _save_with_legend(fig, out_png, handles, [_series_label(k) for k in series], "Ablation / variant")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[k], alpha=0.85) for k in series]
+    handles.append(plt.Line2D([], [], marker="o", color="0.1", linestyle="none", markersize=3.5))
+    fig.suptitle(title + "  (mean, clips, 95 % bootstrap CI)")
+    note = BARS_NOTE + (CODECS_NOTE if any(k[1] is None for k in series) else "")
+    fig.text(0.01, 0.01, note, fontsize=8, style="italic", color="0.35", ha="left", va="bottom", wrap=True)
+    names = [labels[k] for k in series] + ["a clip"]
+    return _save_with_legend(fig, out_png, handles, names, "Ablation / variant", bottom=0.45 / fig.get_figheight())
 
 
 # ---------------------------------------------------------------------------------------- rate–quality

@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..codec.quantize import is_quantized, packed_size
 from ..codec.variants import default_variant
+from . import markdown as md
 from .tables import ci95, ok_rows
 
 if TYPE_CHECKING:
@@ -99,24 +100,24 @@ def _cell(mean, ci, paper) -> str:
     return f"{ours} ({paper:.2f})" if not pd.isna(paper) else ours
 
 
+COMPARISON_HEADER = ["table", "paper row", "ablation", "n", "params (true / paper)", "kbps",
+                     "paper-style kB (ours / paper)", "ViSQOL", "PESQ", "STOI", "CDPAM"]
+
+
 def comparison_markdown(comparison: pd.DataFrame) -> str:
     lines = [f"Ours: mean ± 95% CI over speech clips; in brackets: the paper ({CITATION}).", "",
              "kbps: from the real file size. Paper-style kB: our model sized the way the paper counts (the trunk "
              "three times, no container), beside the paper's quantized kB: equal values mean the same operating point.",
-             "",
-             "| table | paper row | ablation | n | params (true / paper) | kbps | paper-style kB (ours / paper) "
-             "| ViSQOL | PESQ | STOI | CDPAM |",
-             "|---|---|---|---:|---|---:|---|---|---|---|---|"]
+             ""]
+    rows = []
     for _, r in comparison.iterrows():
-        params = "—" if pd.isna(r["params"]) else f"{int(r['params']):,}"
-        kbps = "—" if pd.isna(r["kbps"]) else f"{r['kbps']:.1f}"
-        ours_kB = "—" if pd.isna(r.get("paper_style_kB", np.nan)) else f"{r['paper_style_kB']:.1f}"
-        paper_kB = "—" if pd.isna(r["paper_quantized_kB"]) else f"{r['paper_quantized_kB']:.1f}"
-        cells = [_cell(r[m], r[f"{m}_ci95"], r[f"{m}_paper"]) for m in PAPER_METRICS]
         ablation = "(not run)" if pd.isna(r["ablation"]) else r["ablation"]
-        lines.append(f"| {r['table']} | {r['row']} | {ablation} | {r['n']} | "
-                     f"{params} / {r['paper_params_k']}k | {kbps} | {ours_kB} / {paper_kB} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        rows.append([str(r["table"]), str(r["row"]), str(ablation), str(r["n"]),
+                     f"{md.integer(r['params'])} / {r['paper_params_k']}k", md.number(r["kbps"], 1),
+                     f"{md.number(r.get('paper_style_kB', np.nan), 1)} / {md.number(r['paper_quantized_kB'], 1)}"]
+                    + [_cell(r[m], r[f"{m}_ci95"], r[f"{m}_paper"]) for m in PAPER_METRICS])
+    align = ["-", "-", "-", "r", "-", "r", "-", "-", "-", "-", "-"]
+    return "\n".join(lines + md.table(COMPARISON_HEADER, rows, align)) + "\n"
 
 
 # How far ours may lie from the paper's value and still agree, on each metric's own scale.
@@ -189,7 +190,7 @@ def describe_run(config: dict, scores: pd.DataFrame) -> str:
             parts.append(f"{name} ({spec['type']}: not present, skipped)")
             continue
         ok, failed = (rows[rows.status == status]["clip"].nunique() for status in ("ok", "failed"))
-        parts.append(f"{name} ({spec['type']}, {ok} clip{'s' * (ok != 1)}" + (f", {failed} failed" if failed else "") + ")")
+        parts.append(f"{name} ({spec['type']}, {md.plural(ok, 'clip')}" + (f", {failed} failed" if failed else "") + ")")
     fit = config.get("defaults", {}).get("fit", {})
     return (f"{', '.join(parts)}; {config['clip']['duration']:g} s clips at {config['clip']['sample_rate']} Hz; "
             f"{fit.get('steps', PAPER_SETTINGS['steps'])} steps, batch {fit.get('batch_size') or 'full'}; "

@@ -1,11 +1,12 @@
 """results/RATE_DISTORTION.md: the rate–distortion sweep's results document, from its score table.
 
-Stage `rate_distortion` writes it beside the BD-rate table (:mod:`.bdrate`); researchers copy it to
-the repository root to publish it, like RESULTS.md. Its sections: what was run (clips, datasets,
-fit budget, each curve's settings), every point's mean rate and quality per dataset, the BD-rate
-table, the rate-controlled points and how it was generated. Every number comes from the score rows
-(``pipeline/rows.py``) or the BD-rate table computed from them; the run's config only gives the
-datasets' types (and names datasets that were absent), the command line its config files.
+Stage `rate_distortion` (:mod:`sirenpipe.pipeline.rate_distortion`) writes it beside the BD-rate
+table (:mod:`.bdrate`); researchers copy it to the repository root to publish it, like RESULTS.md.
+Its sections: what was run (clips, datasets, fit budget, each curve's settings), every point's mean
+rate and quality per dataset, the BD-rate table, the rate-controlled points and how it was
+generated. Every number comes from the score rows (``pipeline/rows.py``) or the BD-rate table
+computed from them; the run's config only gives the datasets' types (and names datasets that were
+absent), the command line its config files.
 """
 
 from __future__ import annotations
@@ -14,25 +15,14 @@ import math
 import os
 from collections import Counter
 
-import numpy as np
 import pandas as pd
 
 from .. import __version__
 from ..baselines import CODECS
 from ..metrics import METRIC_INFO
-from ..pipeline.io import write_text
-from .bdrate import BD_METRICS, bd_rate_markdown, curve_labels, curve_variants, write_bd_rate_tables
-from .tables import (
-    _decimals,
-    _fmt_cell,
-    _fmt_number,
-    _md_escape,
-    _md_table,
-    _numeric,
-    axis_label,
-    ok_rows,
-    summarize,
-)
+from . import markdown as md
+from .bdrate import BD_METRICS, bd_rate_markdown, curve_labels, curve_variants
+from .tables import axis_label, numeric, ok_rows, summarize
 
 __all__ = [
     "fit_budgets",
@@ -41,11 +31,8 @@ __all__ = [
     "rate_controlled_table",
     "rate_distortion_markdown",
     "snakemake_command",
-    "write_rate_distortion",
 ]
 
-# The command of the sweep's config (config/rd.yaml's header: sized for a 2-core CPU).
-CORES = 2
 # Relative slack of the within-target test (kbps <= target): the float error of kbps = bytes·8/duration.
 _TARGET_SLACK = 1e-9
 
@@ -61,7 +48,7 @@ READING = (
 def _input_layer_note(settings: pd.Series) -> str:
     """" (input layer 6)" where the input layer's bits differ from the curve's bits."""
     first = [v for v in settings.get("first_layer_bits", []) if v not in settings["bits"]]
-    return f" (input layer {_joined(first)})" if first else ""
+    return f" (input layer {md.joined(first)})" if first else ""
 
 
 def _column(df: pd.DataFrame, name: str) -> pd.Series:
@@ -69,40 +56,10 @@ def _column(df: pd.DataFrame, name: str) -> pd.Series:
     return df[name].astype(object) if name in df.columns else pd.Series(None, index=df.index, dtype=object)
 
 
-def _missing(value) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, (float, np.floating)) and math.isnan(value))
-
-
-def _value(value) -> str:
-    """One setting as text: "—" when missing, yes/no for a flag, integers without a decimal point."""
-    if _missing(value):
-        return "—"
-    if isinstance(value, (bool, np.bool_)):
-        return "yes" if value else "no"
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, (float, np.floating)):
-        return str(int(value)) if float(value).is_integer() else f"{value:g}"
-    return str(value)
-
-
-def _distinct(values) -> list:
-    """The non-missing values in order of first appearance, without repeats."""
-    return list(dict.fromkeys(v for v in values if not _missing(v)))
-
-
-def _joined(values, fmt=_value, sep: str = ", ") -> str:
-    return sep.join(fmt(v) for v in _distinct(values)) or "—"
-
-
 def _most_common(values):
     """The most frequent non-missing value (ties: the first seen), None when there is none."""
-    counts = Counter(v for v in values if not _missing(v))
+    counts = Counter(v for v in values if not md.missing(v))
     return counts.most_common(1)[0][0] if counts else None
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'s' * (n != 1)}"
 
 
 def _is_codec(rows: pd.DataFrame) -> pd.Series:
@@ -118,7 +75,7 @@ def _inr_rows(scores: pd.DataFrame) -> pd.DataFrame:
 def _metrics(scores: pd.DataFrame, metrics=None) -> list[str]:
     """The requested metrics (default :data:`BD_METRICS`) that have a value in the "ok" rows."""
     ok = ok_rows(scores)
-    return [m for m in (metrics or BD_METRICS) if m in ok.columns and _numeric(ok[m]).notna().any()]
+    return [m for m in (metrics or BD_METRICS) if m in ok.columns and numeric(ok[m]).notna().any()]
 
 
 def _label(metric: str) -> str:
@@ -136,10 +93,6 @@ def _metric_stats(s: dict, metrics: list[str]) -> dict:
     return {f"{m}_{stat}": s.get(f"{m}_{stat}", empty[stat]) for m in metrics for stat in empty}
 
 
-def _params(value) -> str:
-    return "—" if _missing(value) else f"{int(value):,}"
-
-
 # ------------------------------------------------------------------------------------- what was run
 def fit_budgets(scores: pd.DataFrame) -> list[tuple[str, list[str]]]:
     """The fit budgets of the INR ablations, from their rows: [(description, ablations)], one entry
@@ -149,13 +102,13 @@ def fit_budgets(scores: pd.DataFrame) -> list[tuple[str, list[str]]]:
     for ablation, group in rows.groupby(_column(rows, "ablation"), sort=False):
         if _column(group, "steps").isna().all():
             continue
-        batch = _distinct(_column(group, "batch_size"))
+        batch = md.distinct(_column(group, "batch_size"))
         parts = [
-            f"{_joined(group['steps'])} steps",
-            "full batch" if not batch or batch == [0] else f"mini-batches of {_joined(batch)} samples",
-            f"lr {_joined(_column(group, 'lr'))}",
-            f"seed {_joined(_column(group, 'seed'))}",
-            f"on {_joined(_column(group, 'device'))}",
+            f"{md.joined(group['steps'])} steps",
+            "full batch" if not batch or batch == [0] else f"mini-batches of {md.joined(batch)} samples",
+            f"lr {md.joined(_column(group, 'lr'))}",
+            f"seed {md.joined(_column(group, 'seed'))}",
+            f"on {md.joined(_column(group, 'device'))}",
         ]
         budgets.setdefault(", ".join(parts), []).append(ablation)
     return list(budgets.items())
@@ -168,13 +121,13 @@ def fit_time(scores: pd.DataFrame) -> dict:
     dataset, clip, model, fit settings and fit_seconds are one fit, counted once. A fit of several
     clips together records each clip's share of its time, so the sum is the fitting time."""
     rows = _inr_rows(scores)
-    seconds = _numeric(_column(rows, "fit_seconds"))
+    seconds = numeric(_column(rows, "fit_seconds"))
     rows = rows[seconds.notna()].assign(fit_seconds=seconds[seconds.notna()])
     if rows.empty:
         return {"seconds": 0.0, "fits": 0, "pairs": 0}
     pairs = rows.assign(ablation=_column(rows, "ablation")).drop_duplicates(["dataset", "clip", "ablation"])
     keys = "dataset clip preset arch params quant_aware rate_weight steps batch_size lr seed fit_seconds".split()
-    fits = pd.DataFrame({k: _column(pairs, k).map(lambda v: None if _missing(v) else v) for k in keys})
+    fits = pd.DataFrame({k: _column(pairs, k).map(lambda v: None if md.missing(v) else v) for k in keys})
     fits = fits.drop_duplicates()
     return {"seconds": float(fits["fit_seconds"].astype(float).sum()), "fits": len(fits), "pairs": len(pairs)}
 
@@ -183,16 +136,16 @@ def _datasets_line(scores: pd.DataFrame, run_config: dict | None) -> str:
     configured = (run_config or {}).get("datasets", {})
     ok = ok_rows(scores)
     parts = []
-    for name in _distinct([*_column(scores, "dataset"), *configured]):
+    for name in md.distinct([*_column(scores, "dataset"), *configured]):
         spec, rows = configured.get(name, {}), scores[_column(scores, "dataset") == name]
-        kind = _joined(_column(rows, "kind")) if len(rows) else spec.get("kind", "—")
+        kind = md.joined(_column(rows, "kind")) if len(rows) else spec.get("kind", "—")
         if rows.empty:
-            parts.append(f"{name} ({', '.join(_distinct([spec.get('type'), kind]))}: not present, skipped)")
+            parts.append(f"{name} ({', '.join(md.distinct([spec.get('type'), kind]))}: not present, skipped)")
             continue
         clips = ok[_column(ok, "dataset") == name]["clip"].nunique()
         failed = rows[_column(rows, "status") == "failed"]["clip"].nunique()
-        facts = _distinct([spec.get("type"), kind]) + [
-            _plural(clips, "clip") + (f", {failed} failed" if failed else "")
+        facts = md.distinct([spec.get("type"), kind]) + [
+            md.plural(clips, "clip") + (f", {failed} failed" if failed else "")
         ]
         parts.append(f"{name} ({'; '.join(facts)})")
     return ", ".join(parts) or "none"
@@ -200,11 +153,11 @@ def _datasets_line(scores: pd.DataFrame, run_config: dict | None) -> str:
 
 def _clips_line(scores: pd.DataFrame, run_config: dict | None) -> str:
     ok = ok_rows(scores)
-    durations, rates = _distinct(_column(ok, "duration_s")), _distinct(_column(ok, "sample_rate"))
+    durations, rates = md.distinct(_column(ok, "duration_s")), md.distinct(_column(ok, "sample_rate"))
     clip = (run_config or {}).get("clip", {})
-    durations = durations or _distinct([clip.get("duration")])
-    rates = rates or _distinct([clip.get("sample_rate")])
-    return f"{_joined(durations, lambda d: f'{d:g} s')} at {_joined(rates, lambda r: f'{_value(r)} Hz')}"
+    durations = durations or md.distinct([clip.get("duration")])
+    rates = rates or md.distinct([clip.get("sample_rate")])
+    return f"{md.joined(durations, lambda d: f'{d:g} s')} at {md.joined(rates, lambda r: f'{md.value(r)} Hz')}"
 
 
 def _codecs_line(scores: pd.DataFrame) -> str:
@@ -212,7 +165,7 @@ def _codecs_line(scores: pd.DataFrame) -> str:
     codecs = ok[_is_codec(ok)]
     parts = []
     for codec, group in codecs.groupby(_column(codecs, "arch"), sort=False):
-        levels = [str(v).removeprefix("level ") for v in _distinct(_column(group, "variant"))]
+        levels = [str(v).removeprefix("level ") for v in md.distinct(_column(group, "variant"))]
         parts.append(f"{codec} (levels {', '.join(levels)})" if levels else str(codec))
     return ", ".join(parts) or "none"
 
@@ -233,12 +186,12 @@ def curve_settings(scores: pd.DataFrame) -> pd.DataFrame:
         row = {
             "curve": None if isinstance(key, tuple) else key,
             "ablations": [g["ablation"].iloc[0] for g in groups],
-            "params": [_distinct(_column(g, "params")) for g in groups],
+            "params": [md.distinct(_column(g, "params")) for g in groups],
         }
         for name in ("bits", "first_layer_bits", "quant_aware", "rate_weight", "per_channel", "coding", "float_bits",
                      "target_kbps"):
-            row[name] = _distinct(_column(both, name))
-        row["variants"] = _distinct(_column(both, "variant"))
+            row[name] = md.distinct(_column(both, name))
+        row["variants"] = md.distinct(_column(both, "variant"))
         out.append(row)
     return pd.DataFrame(out)
 
@@ -254,20 +207,20 @@ def _curve_settings_markdown(settings: pd.DataFrame) -> list[str]:
         fitting = ", ".join({True: "QAT", False: "PTQ"}.get(bool(v), "—") for v in s["quant_aware"]) or "—"
         scales = ", ".join("per channel" if v else "per tensor" for v in s["per_channel"]) or "—"
         cells = [
-            _md_escape(s["curve"]),
-            ", ".join(_md_escape(a) for a in s["ablations"]),
-            " / ".join(", ".join(_params(p) for p in ps) or "—" for ps in s["params"]),
-            _joined(s["bits"]) + _input_layer_note(s),
+            md.escape(s["curve"]),
+            ", ".join(md.escape(a) for a in s["ablations"]),
+            " / ".join(", ".join(md.integer(p) for p in ps) or "—" for ps in s["params"]),
+            md.joined(s["bits"]) + _input_layer_note(s),
             fitting,
-            _joined(s["rate_weight"]),
+            md.joined(s["rate_weight"]),
             scales,
-            _md_escape(_joined(s["coding"])),
-            _joined(s["float_bits"]),
-            _md_escape(_joined(s["variants"])),
-        ] + ([_joined(s["target_kbps"])] if targets else [])
+            md.escape(md.joined(s["coding"])),
+            md.joined(s["float_bits"]),
+            md.escape(md.joined(s["variants"])),
+        ] + ([md.joined(s["target_kbps"])] if targets else [])
         body.append(cells)
     align = ["l", "l", "r", "r", "l", "r", "l", "l", "r", "l"] + ["r"] * int(targets)
-    return _md_table(header, body, align) + [
+    return md.table(header, body, align) + [
         "",
         "Params: each ablation's parameter count, in the order of the ablations. Fitting: PTQ = post-training "
         "quantization, QAT = quantization-aware fitting. Scales: quantization scales per output channel or per "
@@ -331,7 +284,7 @@ def point_table(scores: pd.DataFrame, metrics=None, reference_curves=()) -> pd.D
             if stream_variant is not None and stream_variant in scored:
                 own = stats[(dataset, kind, ablation, stream_variant)]
                 row["stream_scores"] = {m: own[f"{m}_mean"] for m in metrics if f"{m}_mean" in own}
-            row["target_kbps"] = _most_common(_numeric(_column(mine, "target_kbps")))
+            row["target_kbps"] = _most_common(numeric(_column(mine, "target_kbps")))
             rows.append(row)
     columns = ["dataset", "kind", "curve", "point", "ablation", "variant", "bd_metrics", "params", "n", "kbps_mean"]
     columns += [f"{m}_{s}" for m in metrics for s in ("mean", "ci95", "n")]
@@ -350,17 +303,17 @@ def point_table(scores: pd.DataFrame, metrics=None, reference_curves=()) -> pd.D
 
 
 def _stream_cells(row: pd.Series, metrics: list[str]) -> list[str]:
-    if row["variant"] is None or _missing(row["variant"]):  # a codec
+    if row["variant"] is None or md.missing(row["variant"]):  # a codec
         return ["—", "—"]
     variant = row["stream_variant"]
-    if _missing(variant):
+    if md.missing(variant):
         return ["—", "—"]
     if variant == row["variant"]:
-        return [_md_escape(variant), "same"]
+        return [md.escape(variant), "same"]
     if not row["stream_scores"]:
-        return [_md_escape(variant), "not scored"]
-    scores = [f"{_label(m)} {_fmt_number(v, _decimals(m))}" for m, v in row["stream_scores"].items()]
-    return [_md_escape(variant), ", ".join(scores)]
+        return [md.escape(variant), "not scored"]
+    scores = [f"{_label(m)} {md.number(v, md.decimals(m))}" for m, v in row["stream_scores"].items()]
+    return [md.escape(variant), ", ".join(scores)]
 
 
 def _points_markdown(points: pd.DataFrame, metrics: list[str]) -> list[str]:
@@ -371,15 +324,15 @@ def _points_markdown(points: pd.DataFrame, metrics: list[str]) -> list[str]:
     header += ["Stream's variant", "Decoded with it"]
     align = ["l", "l", "l", "r", "r", "r"] + ["r"] * len(metrics) + ["l", "l"]
     for (dataset, kind), group in points.groupby(["dataset", "kind"], sort=False, dropna=False):
-        lines += [f"### {_md_escape(dataset)} ({_md_escape(kind)})", ""]
-        clips = _distinct(group["n"])
+        lines += [f"### {md.escape(dataset)} ({md.escape(kind)})", ""]
+        clips = md.distinct(group["n"])
         lines += [
             f"Means over {' / '.join(map(str, clips))} clip{'s' * (clips != [1])} (column n: clips per point).",
             "",
         ]
         body = []
         for _, row in group.iterrows():
-            variant = _md_escape(row["variant"])
+            variant = md.escape(row["variant"])
             if isinstance(row["bd_metrics"], list) and not row["bd_metrics"]:
                 variant += " (not in the BD-rate)"
             elif (
@@ -389,17 +342,17 @@ def _points_markdown(points: pd.DataFrame, metrics: list[str]) -> list[str]:
                 variant += f" (BD-rate: {', '.join(row['bd_metrics'])})"
             body.append(
                 [
-                    _md_escape(row["curve"]),
-                    _md_escape(row["point"]),
+                    md.escape(row["curve"]),
+                    md.escape(row["point"]),
                     variant,
-                    _params(row["params"]),
+                    md.integer(row["params"]),
                     str(row["n"]),
-                    _fmt_number(row["kbps_mean"], 1),
+                    md.number(row["kbps_mean"], 1),
                 ]
-                + [_fmt_cell(row, m) for m in metrics]
+                + [md.cell(row, m) for m in metrics]
                 + _stream_cells(row, metrics)
             )
-        lines += _md_table(header, body, align) + [""]
+        lines += md.table(header, body, align) + [""]
     lines.append(
         'Cells: mean ± 95 % CI half-width (Student t) over clips; "(n=k)" where only k clips have a value. '
         "Point: the ablation, or the codec's level. Variant: the decoder variant the curve's BD-rate uses "
@@ -420,7 +373,7 @@ def rate_controlled_table(scores: pd.DataFrame, metrics=None) -> pd.DataFrame:
     rate is at most the target (its bytes within the target's byte budget)."""
     metrics = _metrics(scores, metrics)
     ok = ok_rows(scores)
-    targets = _numeric(_column(ok, "target_kbps"))
+    targets = numeric(_column(ok, "target_kbps"))
     ok = ok[targets.notna()].assign(target_kbps=targets[targets.notna()], ablation=_column(ok, "ablation"))
     columns = [
         "dataset",
@@ -441,7 +394,7 @@ def rate_controlled_table(scores: pd.DataFrame, metrics=None) -> pd.DataFrame:
     columns += [f"{m}_{s}" for m in metrics for s in ("mean", "ci95", "n")]
     if ok.empty:
         return pd.DataFrame(columns=columns)
-    ok = ok.assign(curve=curve_labels(ok), kbps=_numeric(ok["kbps"]))
+    ok = ok.assign(curve=curve_labels(ok), kbps=numeric(ok["kbps"]))
     stats = _stats(summarize(ok))
     rows = []
     for (dataset, kind, ablation), group in ok.groupby(["dataset", "kind", "ablation"], sort=False):
@@ -458,11 +411,11 @@ def rate_controlled_table(scores: pd.DataFrame, metrics=None) -> pd.DataFrame:
             "kbps_max": streams["kbps"].max(),
             "clips": len(streams),
             "within": within,
-            "bits": _distinct(_column(streams, "bits")),
+            "bits": md.distinct(_column(streams, "bits")),
             "params": _most_common(_column(streams, "params")),
             "stream_variant": _most_common(_column(streams, "stream_variant")),
         }
-        for variant in _distinct(group["variant"]):
+        for variant in md.distinct(group["variant"]):
             s = stats[(dataset, kind, ablation, variant)]
             rows.append({**common, "variant": variant, "n": int(s["n"]), **_metric_stats(s, metrics)})
     return pd.DataFrame(rows, columns=columns)
@@ -488,29 +441,29 @@ def _rate_controlled_markdown(table: pd.DataFrame, metrics: list[str]) -> list[s
     for _, r in table.iterrows():
         over = r["clips"] - r["within"]
         verdict = (
-            f"yes ({r['within']} of {_plural(r['clips'], 'stream')})"
+            f"yes ({r['within']} of {md.plural(r['clips'], 'stream')})"
             if over == 0
-            else f"no ({over} of {_plural(r['clips'], 'stream')} over)"
+            else f"no ({over} of {md.plural(r['clips'], 'stream')} over)"
         )
-        variant = _md_escape(r["variant"]) + (" (stream's)" if r["variant"] == r["stream_variant"] else "")
+        variant = md.escape(r["variant"]) + (" (stream's)" if r["variant"] == r["stream_variant"] else "")
         body.append(
             [
-                _md_escape(r["dataset"]),
-                _md_escape(r["ablation"]),
-                _md_escape(r["curve"]),
+                md.escape(r["dataset"]),
+                md.escape(r["ablation"]),
+                md.escape(r["curve"]),
                 f"{r['target_kbps']:g}",
-                _fmt_number(r["kbps_mean"], 2),
-                _fmt_number(r["kbps_max"], 2),
+                md.number(r["kbps_mean"], 2),
+                md.number(r["kbps_max"], 2),
                 verdict,
-                _joined(r["bits"]),
-                _params(r["params"]),
+                md.joined(r["bits"]),
+                md.integer(r["params"]),
                 variant,
                 str(r["n"]),
             ]
-            + [_fmt_cell(r, m) for m in metrics]
+            + [md.cell(r, m) for m in metrics]
         )
     align = ["l", "l", "l", "r", "r", "r", "l", "r", "r", "l", "r"] + ["r"] * len(metrics)
-    return _md_table(header, body, align) + [
+    return md.table(header, body, align) + [
         "",
         "Rate control chose each stream's model and recipe for its target (ablations with a target_kbps). "
         "A stream is within its target when its real rate is at most the target (its size within the target's "
@@ -521,10 +474,11 @@ def _rate_controlled_markdown(table: pd.DataFrame, metrics: list[str]) -> list[s
 
 # ---------------------------------------------------------------------------------- the document
 def snakemake_command(configfiles=()) -> str:
-    """The command that runs the sweep: ``snakemake --cores 2 --configfile FILE…`` (paths relative
-    to the working directory; without config files, the workflow's default config)."""
+    """The command that runs the sweep: ``snakemake --configfile FILE…`` (paths relative to the
+    working directory; without config files, the workflow's default config). It names no cores: the
+    workflow's profile (profiles/default) sets them for the machine it runs on."""
     files = [os.path.relpath(f) if os.path.isabs(str(f)) else str(f) for f in configfiles]
-    return f"snakemake --cores {CORES}" + (f" --configfile {' '.join(files)}" if files else "")
+    return "snakemake" + (f" --configfile {' '.join(files)}" if files else "")
 
 
 def rate_distortion_markdown(
@@ -553,8 +507,8 @@ def rate_distortion_markdown(
         "",
         f"- library version: {version}"
         + (
-            f" (scores written by {_joined(_column(scores, 'library_version'))})"
-            if _distinct(_column(scores, "library_version")) not in ([], [version])
+            f" (scores written by {md.joined(_column(scores, 'library_version'))})"
+            if md.distinct(_column(scores, "library_version")) not in ([], [version])
             else ""
         ),
         f"- clips: {_clips_line(scores, run_config)}",
@@ -597,30 +551,8 @@ def rate_distortion_markdown(
     time = fit_time(scores)
     lines.append(
         f"`{command or snakemake_command()}`. Fitting took {time['seconds'] / 60:.1f} min in all "
-        f"({time['seconds']:.0f} s): the sum of the fit times of {_plural(time['fits'], 'distinct fit')} behind "
+        f"({time['seconds']:.0f} s): the sum of the fit times of {md.plural(time['fits'], 'distinct fit')} behind "
         f"{time['pairs']} ablation × clip pairs (ablations that share a fit report the same fit, counted once; "
         "clips fitted together count their share)."
     )
     return "\n".join(lines) + "\n"
-
-
-def write_rate_distortion(
-    scores_path,
-    settings: dict,
-    out_parquet,
-    out_markdown,
-    out_document=None,
-    run_config: dict | None = None,
-    configfiles=(),
-    version: str = __version__,
-) -> None:
-    """Stage `rate_distortion`: bd_rate.{parquet,md} (:func:`.bdrate.write_bd_rate_tables`) and, when
-    ``out_document`` is given, RATE_DISTORTION.md (:func:`rate_distortion_markdown`)."""
-    table = write_bd_rate_tables(scores_path, settings, out_parquet, out_markdown)
-    if out_document is None:
-        return
-    text = rate_distortion_markdown(
-        pd.read_parquet(scores_path), table, settings, run_config, snakemake_command(configfiles), version
-    )
-    write_text(out_document, text)
-    print(f"rate_distortion: wrote {out_document}")

@@ -2,24 +2,20 @@
 
 ``summarize`` turns the combined ``scores.parquet`` table into one row per dataset × kind × ablation ×
 variant with the mean and a Student-t 95 % confidence half-width per metric; ``summary_markdown``
-renders it (plus the failed clips) for a report; ``write_parquet_atomic`` writes any table so that a
-partial file is never visible.
+renders it (plus the failed clips) for a report.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..atomic import atomic_path
 from ..codec.variants import VARIANTS
 from ..metrics import METRIC_INFO, available_metrics
+from . import markdown as md
 
 __all__ = [
     "GROUP_KEYS",
@@ -31,11 +27,11 @@ __all__ = [
     "axis_label",
     "ci95",
     "failed_rows",
+    "numeric",
     "ok_rows",
     "summarize",
     "summary_markdown",
     "summary_metrics",
-    "write_parquet_atomic",
 ]
 
 # Metric names, directions, labels and decimals come from the metric registry (metrics/*.py);
@@ -59,10 +55,6 @@ def arrow(metric: str) -> str:
 def axis_label(metric: str) -> str:
     """Axis/column label with unit and direction, e.g. "ViSQOL MOS ↑", "SNR (dB) ↑", "LSD (dB) ↓"."""
     return METRIC_INFO[metric].axis_label() if metric in METRIC_INFO else metric
-
-
-def _decimals(metric: str) -> int:
-    return METRIC_INFO[metric].decimals if metric in METRIC_INFO else 2
 
 
 def ci95(values) -> float:
@@ -92,7 +84,7 @@ def failed_rows(scores: pd.DataFrame) -> pd.DataFrame:
     return scores[~scores["status"].astype("object").eq("ok")]
 
 
-def _numeric(column: pd.Series) -> pd.Series:
+def numeric(column: pd.Series) -> pd.Series:
     """Float view of a column that may be object-typed (all None) or nullable; non-finite -> NaN."""
     values = pd.to_numeric(column, errors="coerce").astype(float)
     return values.where(np.isfinite(values))
@@ -127,11 +119,11 @@ def summarize(scores: pd.DataFrame) -> pd.DataFrame:
     for key in GROUP_KEYS:
         if key not in ok.columns:
             ok[key] = None
-    metrics = [m for m in METRIC_COLUMNS if m in ok.columns and _numeric(ok[m]).notna().any()]
+    metrics = [m for m in METRIC_COLUMNS if m in ok.columns and numeric(ok[m]).notna().any()]
     for m in metrics:
-        ok[m] = _numeric(ok[m])
+        ok[m] = numeric(ok[m])
     for column in ("kbps", "bytes"):
-        ok[column] = _numeric(ok[column]) if column in ok.columns else np.nan
+        ok[column] = numeric(ok[column]) if column in ok.columns else np.nan
 
     rows = []
     for keys, group in ok.groupby(GROUP_KEYS, sort=False, dropna=False):
@@ -174,39 +166,6 @@ def summary_metrics(summary: pd.DataFrame) -> list[str]:
     return [m for m in METRIC_COLUMNS if f"{m}_mean" in summary.columns]
 
 
-def _fmt_number(value, decimals: int) -> str:
-    return f"{value:.{decimals}f}" if value is not None and np.isfinite(value) else "—"
-
-
-def _fmt_cell(row: pd.Series, metric: str) -> str:
-    mean, ci, n_valid = row[f"{metric}_mean"], row[f"{metric}_ci95"], row[f"{metric}_n"]
-    if n_valid == 0 or not np.isfinite(mean):
-        return "—"
-    decimals = _decimals(metric)
-    cell = f"{mean:.{decimals}f}"
-    if np.isfinite(ci):
-        cell += f" ± {ci:.{decimals}f}"
-    if n_valid < row["n"]:
-        cell += f" (n={n_valid})"
-    return cell
-
-
-def _md_escape(value, limit: int | None = None) -> str:
-    """Text for one Markdown table cell: None -> "—", whitespace collapsed, pipes escaped, truncated."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return "—"
-    text = re.sub(r"\s+", " ", str(value)).strip()
-    if limit is not None and len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text.replace("|", "\\|") or "—"
-
-
-def _md_table(header: list[str], rows: list[list[str]], align: list[str]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(":---" if a == "l" else "---:" for a in align) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines
-
-
 def summary_markdown(summary: pd.DataFrame, failed: pd.DataFrame | None = None) -> str:
     """Markdown report: the summary table ("mean ± 95 % CI" per metric), a legend, and the failed clips.
 
@@ -222,17 +181,16 @@ def summary_markdown(summary: pd.DataFrame, failed: pd.DataFrame | None = None) 
         align = ["l", "l", "l", "l", "r", "r", "r"] + ["r"] * len(metrics)
         rows = []
         for _, row in summary.iterrows():
-            params = row.get("params")
             rows.append(
-                [_md_escape(row[k]) for k in ("dataset", "kind", "ablation", "variant")]
+                [md.escape(row[k]) for k in ("dataset", "kind", "ablation", "variant")]
                 + [
                     str(int(row["n"])),
-                    _fmt_number(row["kbps_mean"], 1),
-                    "—" if params is None or pd.isna(params) else f"{int(params):,}",
+                    md.number(row["kbps_mean"], 1),
+                    md.integer(row.get("params")),
                 ]
-                + [_fmt_cell(row, m) for m in metrics]
+                + [md.cell(row, m) for m in metrics]
             )
-        lines += _md_table(header, rows, align)
+        lines += md.table(header, rows, align)
         lines.append("")
         up = ", ".join(axis_label(m).rstrip(" ↑") for m in metrics if m in HIGHER_IS_BETTER)
         down = ", ".join(axis_label(m).rstrip(" ↓") for m in metrics if m in LOWER_IS_BETTER)
@@ -244,7 +202,7 @@ def summary_markdown(summary: pd.DataFrame, failed: pd.DataFrame | None = None) 
         lines.append("Legend: " + "; ".join(legend) + ".")
         if "visqol" in metrics and "visqol_mode" in summary.columns:
             modes = summary.dropna(subset=["visqol_mode"]).groupby("dataset", sort=False)["visqol_mode"]
-            described = [f"{_md_escape(d)}: {', '.join(dict.fromkeys(m))}" for d, m in modes]
+            described = [f"{md.escape(d)}: {', '.join(dict.fromkeys(m))}" for d, m in modes]
             lines.append("ViSQOL mode: " + ("; ".join(described) if described else "not recorded") + ".")
 
     failed = failed_rows(failed) if failed is not None else None
@@ -253,17 +211,9 @@ def summary_markdown(summary: pd.DataFrame, failed: pd.DataFrame | None = None) 
         keys = [k for k in ("dataset", "clip", "ablation", "variant") if k in failed.columns]
         header = [k.capitalize() for k in keys] + ["Error"]
         rows = [
-            [_md_escape(row[k]) for k in keys] + [_md_escape(row.get("error"), limit=300)]
+            [md.escape(row[k]) for k in keys] + [md.escape(row.get("error"), limit=300)]
             for _, row in failed.iterrows()
         ]
-        lines += _md_table(header, rows, ["l"] * len(header))
+        lines += md.table(header, rows, ["l"] * len(header))
     return "\n".join(lines) + "\n"
 
-
-def write_parquet_atomic(df: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write ``df`` (without its index) as Parquet with pyarrow: to a temp file beside ``path``, then
-    ``os.replace`` onto it, so a partial file is never visible. Creates the parent directory."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        df.to_parquet(tmp, engine="pyarrow", index=False)
-    return path

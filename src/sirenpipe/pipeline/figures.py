@@ -22,7 +22,7 @@ def summary_figures(scores_path, summary_path, histories: list, history_labels: 
     if len(metrics) != len(out_rate_quality):
         raise ValueError(f"{len(metrics)} metrics but {len(out_rate_quality)} rate-quality figures")
     scores, summary = pd.read_parquet(scores_path), pd.read_parquet(summary_path)
-    plot_metric_bars(summary, out_bars)
+    plot_metric_bars(summary, scores, out_bars)
     runs: dict[str, list] = {}
     for label, path in zip(history_labels, histories):
         runs.setdefault(label, []).append(path)

@@ -1,7 +1,6 @@
-from sirenpipe.evaluation.rd_report import write_rate_distortion
 from sirenpipe.pipeline.io import job_log, main_guard
+from sirenpipe.pipeline.rate_distortion import write_rate_distortion
 
-# .get: a rule without the document (or its params) still gets its BD-rate tables.
 with job_log(snakemake.log[0]):
     main_guard(
         write_rate_distortion,
@@ -9,8 +8,8 @@ with job_log(snakemake.log[0]):
         snakemake.params.settings,
         snakemake.output.parquet,
         snakemake.output.markdown,
-        snakemake.output.get("document"),
-        run_config=snakemake.params.get("run_config"),
-        configfiles=snakemake.params.get("configfiles", []),
+        snakemake.output.document,
+        run_config=snakemake.params.run_config,
+        configfiles=snakemake.params.configfiles,
         version=snakemake.params.version,
     )
