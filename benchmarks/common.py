@@ -1,10 +1,13 @@
-"""Helpers shared by the benchmarks: the clip, the machine description, FLOP counts, SNR."""
+"""Helpers shared by the benchmarks: the command line, the summary, the clip, the machine, FLOP counts."""
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
 import os
 import platform
+import shlex
 import sys
 from pathlib import Path
 
@@ -12,6 +15,17 @@ import numpy as np
 import torch
 
 from sirenpipe.allocator import allocator_env
+from sirenpipe.atomic import write_text
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "docs" / "results"  # the committed summaries, one per benchmark: NAME.md
+
+
+def parse_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
+    """parser.parse_args, keeping the arguments (args.argv) for the summary's command line."""
+    args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    return args
 
 
 def fill_defaults(args, quick: dict, full: dict) -> None:
@@ -21,10 +35,21 @@ def fill_defaults(args, quick: dict, full: dict) -> None:
             setattr(args, key, value)
 
 
-def encode_score_parser(description: str, device: str) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+def add_summary_option(parser: argparse.ArgumentParser, name: str) -> None:
+    parser.add_argument("--summary", type=Path, default=None,
+                        help=f"where to write the summary (default: {RESULTS.relative_to(REPO) / name}.md; "
+                             "a smoke run only prints it)")
+
+
+def summary_path(args, name: str, trial: bool = False) -> Path | None:
+    """--summary, or docs/results/NAME.md; None (print only) for a trial run left without --summary."""
+    return args.summary if args.summary is not None else None if trial else RESULTS / f"{name}.md"
+
+
+def encode_score_parser(name: str, description: str, device: str) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     """(parser, its `encode` subparser) of a benchmark whose `encode` step fits speech clips at one
     budget (the options below; it adds its own and --out) and whose `score` step reads --out."""
-    p = argparse.ArgumentParser(description=description)
+    p = argparse.ArgumentParser(prog=f"python -m benchmarks.{name}", description=description)
     sub = p.add_subparsers(dest="step", required=True)
     e = sub.add_parser("encode")
     e.add_argument("--clips", nargs="+", required=True, help="speech files")
@@ -34,20 +59,58 @@ def encode_score_parser(description: str, device: str) -> tuple[argparse.Argumen
     e.add_argument("--batch-size", type=int, default=16384)
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--device", default=device)
-    sub.add_parser("score").add_argument("--out", required=True, help="the encode step's folder")
+    s = sub.add_parser("score")
+    s.add_argument("--out", required=True, help="the encode step's folder")
+    add_summary_option(s, name)
     return p, e
-
-
-def write_summary(out, text: str) -> None:
-    """Write OUT/summary.md and print it."""
-    (Path(out) / "summary.md").write_text(text.rstrip("\n") + "\n")
-    print(text)
 
 
 def run_step(parse, encode, score, argv=None) -> None:
     """Run the step (encode or score) that the command line names."""
     args = parse(argv)
     encode(args) if args.step == "encode" else score(args)
+
+
+def provenance(name: str, args, device: str | None = None) -> dict:
+    """How this run (or step) was made, for the summary's header: its command line, its step
+    (encode, score, ...), the date and the machine. An encode step stores it in its JSON."""
+    return {"step": getattr(args, "step", None), "command": shlex.join(["python", "-m", f"benchmarks.{name}", *args.argv]),
+            "date": datetime.date.today().isoformat(), "machine": machine(device)}
+
+
+def write_summary(path: Path | None, title: str, body: str, *steps: dict) -> None:
+    """Print the summary and write it to path (None: print only): a header of the title and, as
+    docs/results does, bullets of the command line, date and machine of each step (provenance),
+    then the benchmark's own text."""
+
+    def per_step(key: str) -> str:
+        values = [s[key] for s in steps]
+        if len(set(values)) == 1:
+            return values[0]
+        return "; ".join(f"{s['step']}: {s[key]}" for s in steps)
+
+    header = [f"# {title}", "", "- Command: " + ", then ".join(f"`{s['command']}`" for s in steps),
+              f"- Date: {per_step('date')}", f"- Machine: {per_step('machine')}"]
+    text = "\n".join(header) + "\n\n" + body.strip("\n") + "\n"
+    print(text, flush=True)
+    if path is not None:
+        write_text(path, text)
+        print(f"summary written to {path}", flush=True)
+
+
+def read_encoded(out) -> dict:
+    """An encode step's OUT/encoded.json: a dict with its "entries" and "provenance" (None in a
+    folder encoded before the step recorded it, whose JSON may be the list of entries alone)."""
+    run = json.loads((Path(out) / "encoded.json").read_text())
+    return {"provenance": None, **({"entries": run} if isinstance(run, list) else run)}
+
+
+def write_score_summary(args, name: str, title: str, body: str, encoded: dict | None, trial: bool = False) -> None:
+    """The summary of a score step: its header names the encode step (`encoded`, the provenance
+    that step stored in its JSON) and this one; one step that did both (rate_tools run) once."""
+    this = provenance(name, args)
+    steps = [encoded] if encoded and encoded["step"] == this["step"] else [s for s in (encoded, this) if s]
+    write_summary(summary_path(args, name, trial), title, body, *steps)
 
 
 def speech_like(sample_rate: int, seconds: float, seed: int = 0) -> np.ndarray:
@@ -75,14 +138,19 @@ def load_samples(path: str | None, sample_rate: int, seconds: float) -> tuple[np
     return load_clip(path, sample_rate=sample_rate, duration=seconds).samples, path
 
 
-def machine() -> str:
+def machine(device: str | None = None) -> str:
+    """CPU model (/proc/cpuinfo), cores, torch and its threads; the GPU's name when `device` is CUDA."""
     cpu = platform.processor() or "unknown CPU"
     try:
         with open("/proc/cpuinfo") as f:
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    text = f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    if device is not None and str(device).startswith(("cuda", "auto")) and torch.cuda.is_available():
+        index = torch.device(device).index if str(device).startswith("cuda") else None
+        text += f", GPU {torch.cuda.get_device_name(index)}"
+    return text
 
 
 def load_average() -> str:
@@ -96,28 +164,26 @@ def allocator_in_use() -> str:
 
 
 def reexec_under_tcmalloc() -> None:
-    """Restart this script under tcmalloc, as the sirenpipe command does for itself."""
+    """Restart this benchmark (python -m benchmarks.NAME ...) under tcmalloc, as the sirenpipe
+    command does for itself."""
     extra = allocator_env()
     if extra:
-        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **extra})
+        spec = sys.modules["__main__"].__spec__
+        argv = ["-m", spec.name, *sys.argv[1:]] if spec is not None else sys.argv
+        os.execve(sys.executable, [sys.executable, *argv], {**os.environ, **extra})
 
 
 def matmul_flops(config, samples: int, trunk_runs: int = 1) -> float:
     """FLOPs of one training step's matmuls (forward, and backward for weights and inputs).
 
     A layer in -> out costs 2*in*out per sample forward, the same for the weight gradient, and
-    the same again for the input gradient except in the network's first layer (its input, the
+    the same again for the input gradient except in the network's input layer (its input, the
     encoding, needs no gradient). trunk_runs = num_heads counts a trunk computed per head.
     """
+    from sirenpipe.models import input_weight_names
 
-    def stack(widths, first):
-        return sum(2 * i * o * (2 if first and k == 0 else 3) for k, (i, o) in enumerate(zip(widths, widths[1:])))
-
-    in_features = 1 + 2 * config.pe_frequencies if config.pe_frequencies else 1
-    trunk = stack([in_features, *config.shared], True)
-    head = stack([config.shared[-1] if config.shared else in_features, *config.head_widths, 1], not config.shared)
-    return float(samples * (trunk_runs * trunk + config.num_heads * head))
-
-
-def snr_db(ref: np.ndarray, est: np.ndarray) -> float:
-    return float(10 * np.log10(np.sum(ref**2) / np.sum((ref - est) ** 2)))
+    shapes = config.weight_shapes()
+    first = input_weight_names(shapes)
+    per_sample = sum(2 * rows * cols * (2 if name in first else 3) * (trunk_runs if name.startswith("trunk.") else 1)
+                     for name, (rows, cols) in shapes.items())
+    return float(samples * per_sample)

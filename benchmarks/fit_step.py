@@ -1,7 +1,7 @@
 """Time the training step of the paper config (siamese-siren): a naive reference vs sirenpipe.
 
-    python benchmarks/fit_step.py            # 10 s clip at 22050 Hz, 200 steps (~20-40 min on 2 cores)
-    python benchmarks/fit_step.py --quick    # smoke run: 0.5 s clip, 4 steps
+    python -m benchmarks.fit_step            # 10 s clip at 22050 Hz, 200 steps (~20-40 min on 2 cores)
+    python -m benchmarks.fit_step --quick    # smoke run: 0.5 s clip, 4 steps (prints its summary only)
 
 Variants (each in its own worker process, started the way its users start it):
   naive              the published code's way: nn.Linear + torch.sin(omega * linear(x)), the
@@ -23,6 +23,7 @@ of the fit is timed and is part of the fit: the loss after --steps steps comes o
 runs. All variants start from the same init (seeded INR; the naive model loads its state_dict)
 and draw the same mini-batches. The fp32 (and bf16) matmul peak is timed in the sirenpipe
 worker once per round, interleaved with the steps. Ratios are medians of per-round ratios.
+The summary goes to docs/results/fit_step.md (--summary PATH elsewhere).
 """
 
 from __future__ import annotations
@@ -37,15 +38,16 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import common  # noqa: E402
+from . import common
+
+NAME = "fit_step"
+TITLE = "The training step: naive reference against sirenpipe (CPU)"
 VARIANTS = ("naive", "sirenpipe", "sirenpipe+compile", "sirenpipe+bf16", "sirenpipe+many4", "sirenpipe+passive")
 PRESET = "siamese-siren"
 
 
 def parse(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog=f"python -m benchmarks.{NAME}", description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="smoke run: 0.5 s clip, 4 steps, batch 2048, naive vs sirenpipe")
     p.add_argument("--steps", type=int, default=None, help="steps per variant and batch mode (default 200)")
     p.add_argument("--seconds", type=float, default=None, help="clip length (default 10)")
@@ -55,9 +57,10 @@ def parse(argv=None):
     p.add_argument("--variants", default=None, help=f"comma-separated subset of {','.join(VARIANTS)}")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--warmup", type=int, default=None, help="first steps of each worker left out of the timing (default 2)")
+    common.add_summary_option(p, NAME)
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     p.add_argument("--data", default=None, help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
+    args = common.parse_args(p, argv)
     quick = dict(steps=4, seconds=0.5, batch_size=2048, variants="naive,sirenpipe", warmup=1)
     full = dict(steps=200, seconds=10.0, batch_size=16384, variants=",".join(VARIANTS[:4]), warmup=2)
     common.fill_defaults(args, quick, full)
@@ -120,7 +123,7 @@ def naive_step(trainer, config, batch_size, seed):
     class Siamese(nn.Module):
         def __init__(self):
             super().__init__()
-            widths = [33, *config.shared]
+            widths = [config.input_features(), *config.shared]
             self.trunk = nn.Sequential(*[Sine(i, o, config.omega) for i, o in zip(widths, widths[1:])])
             self.heads = nn.ModuleList(
                 nn.Sequential(Sine(config.shared[-1], config.head_widths[0], config.omega), nn.Linear(config.head_widths[0], 1))
@@ -166,10 +169,11 @@ class Worker:
             env.update(allocator_env(env))  # exactly what the CLI's re-exec and the workflow add
         if variant.endswith("+passive"):
             env["OMP_WAIT_POLICY"] = "PASSIVE"
-        argv = [sys.executable, str(HERE / "fit_step.py"), "--worker", variant, "--data", str(data),
+        argv = [sys.executable, "-m", f"benchmarks.{NAME}", "--worker", variant, "--data", str(data),
                 "--steps", str(args.steps), "--seed", str(args.seed), "--batch-size", str(batch_size)]
         self.variant = variant
-        self.proc = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(argv, env=env, cwd=common.REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
         self.allocator = self.read()["allocator"]
         self.times, self.losses = [], []
 
@@ -245,40 +249,50 @@ def main(argv=None) -> None:
     samples, source = common.load_samples(args.clip, args.sample_rate, args.seconds)
     n = len(samples)
     load_before = common.load_average()
-    print(f"machine: {common.machine()}")
-    print(f"clip: {source}, {n / args.sample_rate:.2f} s at {args.sample_rate} Hz = {n} samples; preset {PRESET}; "
-          f"seed {args.seed}; {args.steps} steps per variant and batch mode; first {args.warmup} steps untimed")
-    print(f"load average (1/5/15 min) at start: {load_before}")
     modes = [0] + ([args.batch_size] if args.batch_size and args.batch_size < n else [])
+    report = {}
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "clip.npy"
         np.save(data, samples)
-        report = {mode: run_mode(args, data, n, mode, config) for mode in modes}
+        for mode in modes:
+            print(f"{mode_name(mode)}: {args.steps} steps of {', '.join(args.variants)}", flush=True)
+            report[mode] = run_mode(args, data, n, mode, config)
     peak32 = max(r["peak"]["peak32"] for r in report.values())
+    lines = [f"Clip: {source}, {n / args.sample_rate:.2f} s at {args.sample_rate} Hz = {n} samples; preset {PRESET}; "
+             f"seed {args.seed}; {args.steps} steps per variant and batch mode; first {args.warmup} steps untimed.",
+             f"Load average (1/5/15 min): {load_before} at start, {common.load_average()} at end; "
+             f"best fp32 matmul peak {peak32:.0f} GFLOP/s."]
+    early = max(1, args.steps // 4)
     for mode, r in report.items():
         p32, p16 = r["peak"]["peak32"], r["peak"]["peak16"]
         pm = r["peak_ms"]["peak32"]
-        print(f"\n== {'full batch' if mode == 0 else f'mini-batches of {mode}'} ==")
-        print(f"matmul peak ({n}x256 @ 256x256, interleaved): fp32 {pm[0]:.1f} ms [{pm[1]:.1f}-{pm[2]:.1f}] = {p32:.0f} GFLOP/s; "
-              f"bf16 {p16:.0f} GFLOP/s")
-        early = max(1, args.steps // 4)
-        print(f"{'variant':<18} {'allocator':<13} {'ms/step median [IQR]':<24} {'GFLOP/step':>10} {'GFLOP/s':>8} "
-              f"{'%fp32peak':>9} {'naive/this':>10} {f'loss@{args.steps}':>10} {'min loss':>9} {f'diff@{early}':>9} {'diff min':>9}")
+        lines += ["", f"## {mode_name(mode)}", "",
+                  f"matmul peak ({n}x256 @ 256x256, interleaved): fp32 {pm[0]:.1f} ms [{pm[1]:.1f}-{pm[2]:.1f}] = "
+                  f"{p32:.0f} GFLOP/s; bf16 {p16:.0f} GFLOP/s", "",
+                  f"| variant | allocator | ms/step median [IQR] | GFLOP/step | GFLOP/s | %fp32peak | naive/this | "
+                  f"loss@{args.steps} | min loss | diff@{early} | diff min |",
+                  "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         naive = r["results"]["naive"]
         for variant, v in r["results"].items():
             ms, loss = v["ms"], v["losses"]
-            print(f"{variant:<18} {v['allocator']:<13} {f'{ms[0]:.1f} [{ms[1]:.1f}-{ms[2]:.1f}]':<24} {v['flops'] / 1e9:>10.2f} "
-                  f"{v['gflops']:>8.1f} {100 * v['gflops'] / p32:>8.0f}% {v['ratio']:>9.2f}x {loss[-1]:>10.3e} {min(loss):>9.3e} "
-                  f"{relative(loss[early - 1], naive['losses'][early - 1]):>9.1e} {relative(min(loss), min(naive['losses'])):>9.1e}")
+            lines.append(f"| {variant} | {v['allocator']} | {ms[0]:.1f} [{ms[1]:.1f}-{ms[2]:.1f}] | {v['flops'] / 1e9:.2f} | "
+                         f"{v['gflops']:.1f} | {100 * v['gflops'] / p32:.0f}% | {v['ratio']:.2f}x | {loss[-1]:.3e} | "
+                         f"{min(loss):.3e} | {relative(loss[early - 1], naive['losses'][early - 1]):.1e} | "
+                         f"{relative(min(loss), min(naive['losses'])):.1e} |")
     firsts = ", ".join(f"{v} {r['first_step_s']:.1f} s" for v, r in report[0]["results"].items())
-    print(f"\nfirst full-batch step (untimed; includes compilation): {firsts}")
-    print(f"load average (1/5/15 min) at end: {common.load_average()}; best fp32 peak {peak32:.0f} GFLOP/s")
-    print("GFLOP/step counts the forward and backward matmuls each variant executes (the naive one runs the "
-          "trunk per head); naive/this is the median of per-round ratios of ms/step. All variants start from the "
-          "same init and see the same batches; diff@k is the relative difference of the loss to naive's at step k, "
-          "diff min that of the lowest loss reached. Full-batch Adam at lr 1e-4 has loss spikes, so rounding-level "
-          "differences move the spikes after ~100 steps (a 1-ulp change of one weight changes the loss at step 150 "
-          "by ~6%): compare loss@k early and the lowest loss, not only the last one.")
+    lines += ["", f"First full-batch step (untimed; includes compilation): {firsts}.", "",
+              "GFLOP/step counts the forward and backward matmuls each variant executes (the naive one runs the "
+              "trunk per head); naive/this is the median of per-round ratios of ms/step. All variants start from the "
+              "same init and see the same batches; diff@k is the relative difference of the loss to naive's at step k, "
+              "diff min that of the lowest loss reached. Full-batch Adam at lr 1e-4 has loss spikes, so rounding-level "
+              "differences move the spikes after ~100 steps (a 1-ulp change of one weight changes the loss at step 150 "
+              "by ~6%): compare loss@k early and the lowest loss, not only the last one."]
+    common.write_summary(common.summary_path(args, NAME, trial=args.quick), TITLE, "\n".join(lines),
+                         common.provenance(NAME, args))
+
+
+def mode_name(batch_size: int) -> str:
+    return "full batch" if batch_size == 0 else f"mini-batches of {batch_size}"
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The GPU path, end to end on one clip: what CI (CPU only) cannot run.
 
-    python benchmarks/gpu_path.py --clip speech.wav [--steps 300]
+    python -m benchmarks.gpu_path --clip speech.wav [--steps 300] [--paper-clip 10s.wav]
 
 On CUDA (exits 1 without it): a plain fit with device auto; a batched fit of 4 clips (fit_many,
 the workflow's clips_per_fit) against the same clips fitted one by one over 20 steps (SIREN fits
@@ -8,7 +8,8 @@ amplify rounding, so longer ones drift apart); a quantization-aware fit
 whose stream, decoded on the CPU, must equal the fitted model's quantized forward pass (the
 integer codes the GPU's fake quantizer trained with against the CPU encoder's); bf16 autocast; a
 torch.compile'd fit. Prints one line per check with its measure and PASS/FAIL, and the step
-times of the same fit on CUDA and on the CPU (a ratio from one run).
+times of the same fit on CUDA and on the CPU (a ratio from one run). The summary (a table of the
+checks) goes to docs/results/gpu_path.md (--summary PATH elsewhere; a --device cpu trial only prints it).
 """
 
 from __future__ import annotations
@@ -20,16 +21,22 @@ import time
 import numpy as np
 import torch
 
+from . import common
+
+NAME = "gpu_path"
+TITLE = "The GPU path and the GPU targets"
+
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog=f"python -m benchmarks.{NAME}", description=__doc__.splitlines()[0])
     p.add_argument("--clip", required=True)
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--batch-size", type=int, default=16384)
     p.add_argument("--device", default="cuda", help="cpu: try the script itself on a machine without a GPU")
     p.add_argument("--paper-clip", default=None, help="a file of 10 s or more: also time the GPU targets (below)")
     p.add_argument("--paper-steps", type=int, default=2500)
-    args = p.parse_args(argv)
+    common.add_summary_option(p, NAME)
+    args = common.parse_args(p, argv)
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print("no CUDA device: nothing to check")
         return 1
@@ -44,12 +51,11 @@ def main(argv=None) -> int:
     x = clip.samples
     preset = model_config("siamese-siren")
     base = dict(steps=args.steps, batch_size=args.batch_size, seed=0)
-    failures = []
+    checks = []  # (name, passed, measure)
 
     def check(name, ok, measure):
         print(f"{'PASS' if ok else 'FAIL'}  {name}: {measure}", flush=True)
-        if not ok:
-            failures.append(name)
+        checks.append((name, bool(ok), measure))
 
     def timed(device, **options):
         start = time.perf_counter()
@@ -63,8 +69,9 @@ def main(argv=None) -> int:
           f"device {gpu.device}, loss {gpu.loss_history[0]:.3e} -> {gpu.final_loss:.3e}, {gpu_s:.1f} s")
     cpu, cpu_s = timed("cpu", steps=max(20, args.steps // 10))
     cpu_step = cpu_s / max(20, args.steps // 10)
-    print(f"      step time: cuda {gpu_s / args.steps * 1e3:.1f} ms, cpu {cpu_step * 1e3:.1f} ms "
-          f"({torch.get_num_threads()} threads): {cpu_step / (gpu_s / args.steps):.0f}x", flush=True)
+    step_times = (f"Step time of the same fit: cuda {gpu_s / args.steps * 1e3:.1f} ms, cpu {cpu_step * 1e3:.1f} ms "
+                  f"({torch.get_num_threads()} threads): {cpu_step / (gpu_s / args.steps):.0f}x (one run)")
+    print(f"      {step_times}", flush=True)
 
     segments = [x[i * len(x) // 4 : (i + 1) * len(x) // 4] for i in range(4)]
     segments = [s[: min(map(len, segments))] / np.abs(s).max() for s in segments]
@@ -104,7 +111,16 @@ def main(argv=None) -> int:
           f"final loss {compiled.final_loss:.3e}, {compiled_s:.1f} s with the compile")
     if args.paper_clip:
         targets(args, check)
-    print(f"{len(failures)} failed" + (f": {', '.join(failures)}" if failures else ""))
+    failures = [name for name, ok, _ in checks if not ok]
+    lines = [f"Clip: {args.clip}, {len(x) / clip.sample_rate:g} s at {clip.sample_rate} Hz; {args.steps} steps of "
+             f"{args.batch_size}-sample mini-batches, siamese-siren, on {args.device}"
+             + (f"; the GPU targets on {args.paper_clip}" if args.paper_clip else "") + ".", "",
+             "| check | result | measure |", "|---|---|---|",
+             *(f"| {name} | {'PASS' if ok else 'FAIL'} | {measure} |" for name, ok, measure in checks),
+             "", f"{step_times}.", "",
+             f"{len(failures)} failed" + (f": {', '.join(failures)}." if failures else ".")]
+    common.write_summary(common.summary_path(args, NAME, trial=not args.device.startswith("cuda")), TITLE,
+                         "\n".join(lines), common.provenance(NAME, args, args.device))
     return 1 if failures else 0
 
 

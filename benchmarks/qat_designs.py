@@ -1,14 +1,15 @@
 """Designs of low-bit quantization-aware fitting compared at one budget (research harness).
 
-    python benchmarks/qat_designs.py encode --clips A.ogg B.ogg C.g722 --device cuda --out qd/
-    python benchmarks/qat_designs.py score --out qd/          # qd/summary.md
+    python -m benchmarks.qat_designs encode --clips A.ogg B.ogg C.g722 --device cuda --out qd/
+    python -m benchmarks.qat_designs score --out qd/          # docs/results/qat_designs.md
 
 Each design replaces what the QAT phase of the product's Trainer feeds the forward pass (the last
 half of the steps; `Trainer._params_in_use`); everything else is the product's fit: the same
 steps, batch, seed, learning-rate schedule and siamese-siren preset. Weights are quantized per
 row. Designs:
 
-- `ste`: the product's quantizer (max-based scale per row, straight-through rounding);
+- `ste`: the product's quantizer (`codec.quantize.quantize_weight`: max-based scale per row),
+  straight-through rounding;
 - `input8`: the same with the input layer at 8 bits (the product's `first_layer_bits`);
 - `lsq`: learned per-row scales (log-parametrized, LSQ-style), codes clipped to the grid;
 - `freeze`: progressive freezing (INQ): at the start of each quarter of the QAT phase the
@@ -23,13 +24,12 @@ Only `ste` and `input8` are what the bitstream stores; the others are experiment
 their dequantized weights, sized by range-coding their codes. `encode` writes per clip the plain
 fit's weights and per design and bit width the decoded weights and codes; `score` computes PESQ-WB
 and ViSQOL (speech mode) of the siamese decoder and PTQ of the plain fit as the baseline, and
-`recovered` = (design − PTQ) / (unquantized − PTQ).
+`recovered` = (design − PTQ) / (unquantized − PTQ). `score` writes the summary to
+docs/results/qat_designs.md (--summary PATH elsewhere), its header naming both steps' machines.
 """
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -37,9 +37,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
+from sirenpipe.atomic import write_json
+from sirenpipe.codec.quantize import QuantConfig, quantize_weight
 
+from . import common
+
+NAME = "qat_designs"
+TITLE = "Designs of low-bit quantization-aware fitting"
 PRESET = "siamese-siren"
 SCALE_GAIN = 10.0  # lsq: scale = exp(SCALE_GAIN * theta), so Adam's steps move theta's scale at a useful rate
 
@@ -48,21 +52,25 @@ def is_weight(name: str, x: torch.Tensor) -> bool:
     return name.endswith("weight") and x.dim() == 2
 
 
-def row_scale(w: torch.Tensor, bits: int) -> torch.Tensor:
-    scale = w.detach().abs().amax(1, keepdim=True) / (2 ** (bits - 1) - 1)
-    return torch.where(scale > 0, scale, torch.ones_like(scale))
+def per_row(bits: int) -> QuantConfig:
+    """The product's quantizer settings the designs share: `bits`, a scale per row, fp32 scales."""
+    return QuantConfig(bits, per_channel=True)
 
 
-def grid(w: torch.Tensor, bits: int, scale: torch.Tensor | None = None):
-    """(straight-through quantized w, codes) on the per-row grid of `scale` (default: max-based)."""
-    qmax = 2 ** (bits - 1) - 1
-    scale = row_scale(w, bits) if scale is None else scale
-    codes = torch.clamp(torch.round(w.detach() / scale), -qmax, qmax)
+def straight_through(w: torch.Tensor, quant: QuantConfig):
+    """(straight-through quantized w, codes) by the product's quantizer: the value is what the
+    bitstream decodes, the gradient passes to w."""
+    codes, scale = quantize_weight(w, quant)
     return (w - w.detach()) + codes * scale, codes
 
 
+def row_scale(w: torch.Tensor, bits: int) -> torch.Tensor:
+    """The product's per-row scale of w (quantize_weight's): where `lsq` and `freeze` start."""
+    return quantize_weight(w.detach(), per_row(bits))[1]
+
+
 class Design:
-    """STE on the product's per-row grid; subclasses change what the QAT phase sees."""
+    """STE by the product's quantizer; subclasses change what the QAT phase sees."""
 
     def __init__(self, trainer, bits: int):
         self.trainer, self.bits = trainer, bits
@@ -75,11 +83,11 @@ class Design:
     def start(self) -> None:
         """Called once, when the QAT phase begins."""
 
-    def bits_of(self, name: str) -> int:
-        return self.bits
+    def quant_of(self, name: str) -> QuantConfig:
+        return per_row(self.bits)
 
     def quantize(self, name: str, w: torch.Tensor):
-        return grid(w, self.bits_of(name))
+        return straight_through(w, self.quant_of(name))
 
     def __call__(self, params: dict) -> dict:
         return {n: (self.quantize(n, x)[0] if is_weight(n, x) else x) for n, x in params.items()}
@@ -97,10 +105,11 @@ class Design:
 
 
 class Input8(Design):
-    def bits_of(self, name):
+    def quant_of(self, name):
         from sirenpipe.models import input_weight_names
 
-        return 8 if name in input_weight_names(self.trainer._params) else self.bits
+        quant = QuantConfig(self.bits, per_channel=True, first_layer_bits=8)  # the product's option
+        return quant.for_layer(name in input_weight_names(self.trainer._params))
 
 
 class LearnedScales(Design):
@@ -110,6 +119,7 @@ class LearnedScales(Design):
         self.trainer.optimizer.add_param_group({"params": list(self.theta.values()), "weight_decay": 0.0})
 
     def quantize(self, name, w):
+        # not quantize_weight: the scale is learned (theta), and the rounding passes gradients to it
         qmax = 2 ** (self.bits - 1) - 1
         scale = torch.exp(SCALE_GAIN * self.theta[name])
         ratio = w / scale
@@ -128,6 +138,8 @@ class Freeze(Design):
         self.stage = -1
 
     def _codes(self, name, w):
+        # not quantize_weight, which takes the scale from w's current peak: frozen codes need the
+        # scales fixed when the phase starts, or their values would move as the free weights train
         qmax = 2 ** (self.bits - 1) - 1
         return torch.clamp(torch.round(w.detach() / self.scale[name]), -qmax, qmax)
 
@@ -165,11 +177,11 @@ class Noise(Design):
 
 
 class Anneal(Design):
-    def bits_of(self, name):
+    def quant_of(self, name):
         ladder = list(range(min(8, self.bits + 3), self.bits - 1, -1))
         if self.trainer.steps_done >= self.trainer.config.steps:
-            return self.bits
-        return ladder[min(len(ladder) - 1, int(self.progress * len(ladder)))]
+            return per_row(self.bits)
+        return per_row(ladder[min(len(ladder) - 1, int(self.progress * len(ladder)))])
 
 
 class KMeans(Design):
@@ -196,17 +208,16 @@ DESIGNS = {"ste": Design, "input8": Input8, "lsq": LearnedScales, "freeze": Free
 
 
 def parse(argv=None):
-    p, e = common.encode_score_parser(__doc__.split("\n")[0], device="cpu")
+    p, e = common.encode_score_parser(NAME, __doc__.split("\n")[0], device="cpu")
     e.add_argument("--bits", default="4,5", help="comma-separated bit widths")
     e.add_argument("--designs", default=",".join(DESIGNS), help=f"comma-separated, of: {', '.join(DESIGNS)}")
     e.add_argument("--out", required=True)
-    return p.parse_args(argv)
+    return common.parse_args(p, argv)
 
 
 def encode(args) -> None:
     import soundfile as sf
 
-    from sirenpipe.codec.quantize import QuantConfig
     from sirenpipe.fit import FitConfig, Trainer
     from sirenpipe.models import model_config
 
@@ -222,7 +233,7 @@ def encode(args) -> None:
 
     def run(samples, bits, design):
         trainer = Trainer([samples], model_config(PRESET), replace(base, quant_aware=design is not None),
-                          quant=QuantConfig(bits, True) if design else None)
+                          quant=per_row(bits) if design else None)
         hook = DESIGNS[design](trainer, bits) if design else None
         if hook:
             trainer._params_in_use = hook
@@ -249,29 +260,27 @@ def encode(args) -> None:
             for design in designs:
                 torch.save(run(samples, bits, design), out / f"{stem}-{design}-{bits}.pt")
                 entries.append({"clip": stem, "design": design, "bits": bits})
-    (out / "encoded.json").write_text(json.dumps({"budget": budget, "device": str(base.device), "entries": entries}))
+    write_json(out / "encoded.json", {"budget": budget, "device": str(base.device), "entries": entries,
+                                      "provenance": common.provenance(NAME, args, args.device)})
 
 
 def score(args) -> None:
     import pandas as pd
     import soundfile as sf
 
-    from sirenpipe.codec.bitstream import DecodedStream, StreamHeader
+    from sirenpipe.codec import reconstruct, synthesize_model
     from sirenpipe.codec.entropy import encode_codes
-    from sirenpipe.codec.quantize import QuantConfig
-    from sirenpipe.codec.synthesis import synthesize
-    from sirenpipe.codec.variants import reconstruct
     from sirenpipe.metrics import score as metric_scores
     from sirenpipe.models import INR, model_config
 
     out = Path(args.out)
-    run = json.loads((out / "encoded.json").read_text())
+    run = common.read_encoded(out)
     config = model_config(PRESET)
 
     def scores(state, ref, rate) -> dict:
         model = INR(config)
         model.load_state_dict(state)
-        heads = synthesize(DecodedStream(StreamHeader(config, rate, len(ref), 1.0, QuantConfig()), model.eval()))
+        heads = synthesize_model(model, len(ref), rate)
         r = metric_scores(ref=ref, est=reconstruct(heads, rate, "siamese"), sample_rate=rate, kind="speech",
                           metrics=["pesq", "visqol"])
         return {"pesq": r["pesq"].value, "visqol": r["visqol"].value}
@@ -292,7 +301,7 @@ def score(args) -> None:
         for bits in sorted({e["bits"] for e in run["entries"] if e["clip"] == clip}):
             ptq, codes = {}, {}
             for n, w in plain.items():
-                ptq[n], codes[n] = grid(w, bits) if is_weight(n, w) else (w, None)
+                ptq[n], codes[n] = straight_through(w, per_row(bits)) if is_weight(n, w) else (w, None)
             codes = {n: c for n, c in codes.items() if c is not None}
             rows.append({"clip": clip, "design": "ptq", "bits": bits, "code_bytes": coded_bytes(codes),
                          **scores(ptq, ref, rate)})
@@ -315,8 +324,7 @@ def score(args) -> None:
             rec = {m: (r[m] - ptq[m]) / (reference[m] - ptq[m]) for m in ("pesq", "visqol")}
             lines.append(f"| {bits} | {design} | {r.code_bytes / 1000:.1f} | {r.pesq:.2f} | {100 * rec['pesq']:.0f}% | "
                          f"{r.visqol:.2f} | {100 * rec['visqol']:.0f}% |")
-    text = "\n".join(lines) + "\n"
-    common.write_summary(out, text)
+    common.write_score_summary(args, NAME, TITLE, "\n".join(lines), run["provenance"])
 
 
 if __name__ == "__main__":

@@ -1,44 +1,46 @@
 """Rate control's candidates measured: every recipe of a rate model planned alone at one target.
 
-    python benchmarks/rate_candidates.py encode --clips A.ogg B.ogg C.g722 --seconds 5 --steps 1000 \
+    python -m benchmarks.rate_candidates encode --clips A.ogg B.ogg C.g722 --seconds 5 --steps 1000 \
         --ratio 0.5 --device cuda --out cand/
-    python benchmarks/rate_candidates.py score --out cand/        # cand/summary.md
+    python -m benchmarks.rate_candidates score --out cand/        # docs/results/rate_candidates.md
 
-`--kbps K` picks the recipe with the highest predicted PESQ-WB (codec.ratecontrol). The
+`--kbps K` picks the recipe with the highest predicted PESQ-WB (encoder.ratecontrol). The
 prediction is interpolated from a sweep over a few model sizes on other clips. This benchmark
-checks it. `encode` plans every recipe of the rate model (--rate-model, default the packaged one)
-alone at the target, which is --ratio times the int8 paper preset's rate (that stream is fitted
-too, as the reference) or --kbps. It then fits the --top plans by predicted quality, with every
-clip fitted at once (`fit_many`: each clip's result equals its own fit up to rounding), and
-stores each stream at or below its budget as `encode --kbps` does. `score` decodes every stream
-with the variant `encode` would name on a machine with the metric libraries (PESQ-WB + ViSQOL
-against the clip). It scores PESQ-WB, ViSQOL and PSNR, and marks the plan that the given rate
-model, and the packaged one, choose. Clips must be at least --seconds long (all are cut to it).
+checks it. `encode` plans every recipe of the rate model (--rate-model, a rate_model.json; default
+the packaged one) alone at the target, which is --ratio times the int8 paper preset's rate (that
+stream is fitted too, as the reference) or --kbps. It then fits the --top plans by predicted
+quality, with every clip fitted at once (`fit_many`: each clip's result equals its own fit up to
+rounding), and stores each stream at or below its budget as `encode --kbps` does. `score` decodes
+every stream with the variant `encode` would name on a machine with the metric libraries (PESQ-WB
++ ViSQOL against the clip). It scores PESQ-WB, ViSQOL and PSNR, and marks the plan that the given
+rate model, and the packaged one, choose. Clips must be at least --seconds long (all are cut to
+it). `score` writes the summary to docs/results/rate_candidates.md (--summary PATH elsewhere).
 """
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
+from sirenpipe.atomic import write_bytes, write_json
 
+from . import common
+
+NAME = "rate_candidates"
+TITLE = "Rate control's candidates"
 INT8 = "int8"  # the reference stream's label
 
 
 def parse(argv=None):
-    p, e = common.encode_score_parser(__doc__.splitlines()[0], device="auto")
+    p, e = common.encode_score_parser(NAME, __doc__.splitlines()[0], device="auto")
     target = e.add_mutually_exclusive_group(required=True)
     target.add_argument("--ratio", type=float, help="target = this times the int8 paper preset's kbps")
     target.add_argument("--kbps", type=float, help="a fixed target")
-    e.add_argument("--rate-model", default=None, help="a rate_model.csv (default: the packaged one)")
+    e.add_argument("--rate-model", default=None, help="a rate_model.json (default: the packaged one)")
     e.add_argument("--top", type=int, default=4, help="fit this many plans, best predicted first")
     e.add_argument("--out", required=True)
-    return p.parse_args(argv)
+    return common.parse_args(p, argv)
 
 
 def label(plan) -> str:
@@ -53,9 +55,8 @@ def encode(args) -> None:
     import soundfile as sf
 
     from sirenpipe.audio import load_clip
-    from sirenpipe.codec.api import compress_within
     from sirenpipe.codec.quantize import QuantConfig
-    from sirenpipe.codec.ratecontrol import load_rate_model, plan_rate
+    from sirenpipe.encoder import compress_within, load_rate_model, plan_rate
     from sirenpipe.errors import SirenpipeError
     from sirenpipe.fit import FitConfig, fit_many
     from sirenpipe.models import model_config
@@ -68,19 +69,21 @@ def encode(args) -> None:
         sf.write(out / f"{stem}.wav", clip.samples * clip.peak_scale, clip.sample_rate, subtype="FLOAT")
     num_samples, rate = len(clips[0].samples), clips[0].sample_rate
     base = FitConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed, device=args.device)
+    rate_model = load_rate_model(args.rate_model)
     run = {"budget": f"{args.steps} steps x {args.batch_size}-sample batches, seed {args.seed}",
-           "seconds": args.seconds, "rate_model": args.rate_model or "packaged", "entries": []}
+           "seconds": args.seconds, "rate_model": rate_model.describe(), "entries": [],
+           "provenance": common.provenance(NAME, args, args.device)}
 
     def fit_and_store(name, config, fit_config, quant, budget, **facts):
         start = time.time()
         results = fit_many([c.samples for c in clips], config, fit_config, quant=quant, progress=False)
         for clip, stem, result in zip(clips, stems, results):
             data, _, _ = compress_within(result.model, clip, quant, budget)
-            (out / f"{stem}-{name}.sirn").write_bytes(data)
+            write_bytes(out / f"{stem}-{name}.sirn", data)
         run["device"] = results[0].device
         run["entries"].append({"label": name, "params": results[0].model.num_parameters(),
                                "fit_seconds": time.time() - start, **facts})
-        (out / "encoded.json").write_text(json.dumps(run, indent=1))
+        write_json(out / "encoded.json", run)
         print(f"{name}: fitted and stored in {time.time() - start:.0f} s", flush=True)
 
     target = args.kbps
@@ -89,13 +92,13 @@ def encode(args) -> None:
         int8_bytes = max((out / f"{stem}-{INT8}.sirn").stat().st_size for stem in stems)
         target = args.ratio * int8_bytes * 8 / args.seconds / 1000
     run["target_kbps"] = target
-    points = load_rate_model(args.rate_model)
-    run["choice"] = label(plan_rate(target, num_samples, rate, points=points))
+    run["choice"] = label(plan_rate(target, num_samples, rate, rate_model=rate_model))
     run["packaged_choice"] = label(plan_rate(target, num_samples, rate))
     plans = []
-    for recipe in dict.fromkeys(p.recipe for p in points):
+    for recipe in dict.fromkeys(p.recipe for p in rate_model.points):
+        alone = replace(rate_model, points=tuple(p for p in rate_model.points if p.recipe == recipe))
         try:
-            plans.append(plan_rate(target, num_samples, rate, points=[p for p in points if p.recipe == recipe]))
+            plans.append(plan_rate(target, num_samples, rate, rate_model=alone))
         except SirenpipeError as error:  # this recipe has no model that fits the target
             print(f"{recipe.describe()}: {error}", flush=True)
     plans.sort(key=lambda plan: -plan.predicted_quality)
@@ -110,11 +113,12 @@ def score(args) -> None:
     import numpy as np
 
     from sirenpipe.audio import load_clip
-    from sirenpipe.codec.api import choose_variant, decode
+    from sirenpipe.codec import decode
+    from sirenpipe.encoder import choose_variant
     from sirenpipe.metrics import score as metric_scores
 
     out = Path(args.out)
-    run = json.loads((out / "encoded.json").read_text())
+    run = common.read_encoded(out)
     rows = {}
     for entry in run["entries"]:
         for path in sorted(out.glob(f"*-{entry['label']}.sirn")):
@@ -130,7 +134,7 @@ def score(args) -> None:
             print(entry["label"], row, flush=True)
     reference = {m: np.mean([r[m] for r in rows[INT8]]) for m in ("pesq", "visqol")} if INT8 in rows else None
     lines = [f"Target {run['target_kbps']:.1f} kbps for {run['seconds']:g} s clips; fit budget per stream: "
-             f"{run['budget']}, on {run['device']}; rate model: {run['rate_model']}; "
+             f"{run['budget']}, on {run['device']}; {run['rate_model']}; "
              f"{len(next(iter(rows.values())))} clips, means over them.", "",
              "| stream | recipe | params | predicted PESQ | max kbps | PESQ-WB | ViSQOL | PSNR (dB) |"
              + (" PESQ − int8 | ViSQOL − int8 |" if reference else "") + " per clip PESQ-WB |",
@@ -150,7 +154,7 @@ def score(args) -> None:
                      f"{entry['params']:,} | {predicted} | {max(x['kbps'] for x in r):.1f} | {mean['pesq']:.3f} | "
                      f"{mean['visqol']:.3f} | {mean['psnr']:.2f} |{diff} "
                      + " ".join(f"{x['pesq']:.2f}" for x in r) + " |")
-    common.write_summary(out, "\n".join(lines))
+    common.write_score_summary(args, NAME, TITLE, "\n".join(lines), run["provenance"])
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Rate control against the paper preset: `--kbps` at a share of the int8 preset's rate, same fit budget.
 
-    python benchmarks/rate_control.py encode --clips A.g722 B.ogg C.ogg --seconds 5 --steps 1000 --out rc/
-    python benchmarks/rate_control.py score --out rc/
+    python -m benchmarks.rate_control encode --clips A.g722 B.ogg C.ogg --seconds 5 --steps 1000 --out rc/
+    python -m benchmarks.rate_control score --out rc/          # docs/results/rate_control.md
 
 `encode` fits each clip twice with the same steps, batch and seed: the paper preset quantized as
 the paper does (int8 per tensor, fixed-length codes, fp32 biases), then `encode --kbps` at
@@ -9,34 +9,37 @@ the paper does (int8 per tensor, fixed-length codes, fp32 biases), then `encode 
 fits saw them (WAV at the original level) and OUT/encoded.json. `score` decodes every stream with
 its default decoder variant (as `sirenpipe decode` does) and scores it against its clip: PESQ-WB
 and ViSQOL (speech mode), PSNR. The two steps may run on different machines (fit on a GPU, score
-where the metric libraries are).
+where the metric libraries are); `score` writes the summary to docs/results/rate_control.md
+(--summary PATH elsewhere), its header naming both steps' machines.
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
+from sirenpipe.atomic import write_bytes, write_json
+
+from . import common
+
+NAME = "rate_control"
+TITLE = "Rate control against the paper preset"
 
 
 def parse(argv=None):
-    p, e = common.encode_score_parser(__doc__.splitlines()[0], device="auto")
+    p, e = common.encode_score_parser(NAME, __doc__.splitlines()[0], device="auto")
     target = e.add_mutually_exclusive_group()
     target.add_argument("--ratio", type=float, default=0.5, help="target = this times the int8 preset's kbps")
     target.add_argument("--kbps", type=float, default=None, help="a fixed target instead of --ratio")
     e.add_argument("--out", required=True)
-    return p.parse_args(argv)
+    return common.parse_args(p, argv)
 
 
 def encode(args) -> None:
     import soundfile as sf
 
     from sirenpipe.audio import load_clip
-    from sirenpipe.codec.api import encode_at_rate, encode_clip
     from sirenpipe.codec.quantize import QuantConfig
+    from sirenpipe.encoder import encode_at_rate, encode_clip
     from sirenpipe.fit import FitConfig
 
     out = Path(args.out)
@@ -53,7 +56,7 @@ def encode(args) -> None:
         target = args.kbps or args.ratio * paper_kbps
         controlled = encode_at_rate(clip, target, "siamese-siren", fit_config, progress=False)
         for name, encoded in (("int8", paper), ("kbps", controlled)):
-            (out / f"{stem}-{name}.sirn").write_bytes(encoded.data)
+            write_bytes(out / f"{stem}-{name}.sirn", encoded.data)
         entry = {"clip": path, "stem": stem, "seconds": clip.duration, "target_kbps": target,
                  "plan": controlled.plan.describe(), "bits_used": controlled.quant.bits,
                  "device": paper.fit.device, "fit_seconds": [paper.fit.seconds, controlled.fit.seconds],
@@ -61,18 +64,19 @@ def encode(args) -> None:
         entries.append(entry)
         print(f"{stem}: int8 {paper_kbps:.1f} kbps; {entry['plan']}; "
               f"{len(controlled.data) * 8 / clip.duration / 1000:.1f} kbps", flush=True)
-    (out / "encoded.json").write_text(json.dumps(entries, indent=1))
+    write_json(out / "encoded.json", {"entries": entries, "provenance": common.provenance(NAME, args, args.device)})
 
 
 def score(args) -> None:
     import numpy as np
-
-    from sirenpipe.codec.api import decode
-    from sirenpipe.metrics import score as metric_scores
     import soundfile as sf
 
+    from sirenpipe.codec import decode
+    from sirenpipe.metrics import score as metric_scores
+
     out = Path(args.out)
-    entries = json.loads((out / "encoded.json").read_text())
+    run = common.read_encoded(out)
+    entries = run["entries"]
     rows = []
     for e in entries:
         ref, rate = sf.read(out / f"{e['stem']}.wav", dtype="float32")
@@ -99,7 +103,7 @@ def score(args) -> None:
                  f"{mean['kbps']['visqol']:.2f} | {mean['kbps']['psnr']:.1f} | |")
     lines += ["", f"Mean PESQ difference (--kbps - int8): {mean['kbps']['pesq'] - mean['int8']['pesq']:+.2f}; "
                   f"every stream within its target: {all(r['kbps']['kbps'] <= r['target'] for r in rows)}"]
-    common.write_summary(out, "\n".join(lines))
+    common.write_score_summary(args, NAME, TITLE, "\n".join(lines), run["provenance"])
 
 
 if __name__ == "__main__":

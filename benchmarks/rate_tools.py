@@ -1,8 +1,8 @@
 """Rate-distortion tools on real speech: entropy coding, quantization-aware and rate-aware fitting.
 
-    python benchmarks/rate_tools.py encode --clips A.g722 B.ogg --seconds 5 --steps 1000 --out rt/
-    python benchmarks/rate_tools.py score --out rt/
-    python benchmarks/rate_tools.py run --quick --out /tmp/rt   # both steps; smoke run: synthetic clip, 60 steps
+    python -m benchmarks.rate_tools encode --clips A.g722 B.ogg --seconds 5 --steps 1000 --out rt/
+    python -m benchmarks.rate_tools score --out rt/             # docs/results/rate_tools.md
+    python -m benchmarks.rate_tools run --quick --out /tmp/rt   # both steps; smoke run: synthetic clip, 60 steps
 
 Every fit has the same budget: --steps mini-batch steps of --batch-size samples, seed --seed, the
 siamese-siren preset, per-channel scales (--per-tensor to change). `encode`, per clip:
@@ -21,27 +21,31 @@ mode) of the siamese decoder, PESQ of the mean of the heads; sizes are the files
 fixed-length and entropy-coded streams of one PTQ setting must decode to identical audio. The
 unquantized fit is scored too, as the reference for what quantization loses. The two steps may
 run on different machines (fit on a GPU, score where the metric libraries are). Output:
-OUT/rows.jsonl (one row per clip and setting) and OUT/summary.md (tables over clips).
+OUT/rows.jsonl (one row per clip and setting) and the summary (tables over clips) in
+docs/results/rate_tools.md (--summary PATH elsewhere; a --quick run only prints it), its header
+naming both steps' machines.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
+from sirenpipe.atomic import write_bytes, write_json, write_text
 
+from . import common
+
+NAME = "rate_tools"
+TITLE = "Rate tools on real speech"
 PRESET = "siamese-siren"
 
 
 def parse(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog=f"python -m benchmarks.{NAME}", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="step", required=True)
     for name in ("encode", "run"):
         e = sub.add_parser(name)
@@ -64,7 +68,9 @@ def parse(argv=None):
         e.add_argument("--out", required=True, help="output folder")
     s = sub.add_parser("score")
     s.add_argument("--out", required=True, help="the encode step's folder")
-    args = p.parse_args(argv)
+    for step in (sub.choices["run"], s):
+        common.add_summary_option(step, NAME)
+    args = common.parse_args(p, argv)
     if args.step != "score":
         common.fill_defaults(args, dict(seconds=1.0, steps=60, rate_weights="1e-5"),
                              dict(seconds=5.0, steps=1000, rate_weights="1e-6,4e-6,1.6e-5"))
@@ -106,7 +112,7 @@ def encode(args) -> None:
 
         def store(name, model, quant, **facts):
             data = compress(model, sample_rate=args.sample_rate, num_samples=len(samples), peak_scale=1.0, quant=quant)
-            (out / f"{stem}-{name}.sirn").write_bytes(data)
+            write_bytes(out / f"{stem}-{name}.sirn", data)
             entries.append({**base, "stream": f"{stem}-{name}.sirn", "bits": quant.bits,
                             "first_layer_bits": quant.for_layer(True).bits, "coding": quant.coding, **facts})
 
@@ -132,29 +138,28 @@ def encode(args) -> None:
                   estimated_code_bytes=result.rate_bits / 8)
         for e in entries:
             e.setdefault("device", plain.device)
-    (out / "encoded.json").write_text(json.dumps(entries, indent=1))
+    write_json(out / "encoded.json", {"entries": entries, "quick": args.quick,
+                                      "provenance": common.provenance(NAME, args, args.device)})
 
 
 def score(args) -> None:
     import soundfile as sf
     import torch
 
-    from sirenpipe.codec.bitstream import DecodedStream, StreamHeader, decompress
-    from sirenpipe.codec.quantize import QuantConfig
-    from sirenpipe.codec.synthesis import synthesize
-    from sirenpipe.codec.variants import reconstruct
+    from sirenpipe.codec import decompress, reconstruct, synthesize, synthesize_model
     from sirenpipe.metrics import score as metric_scores
     from sirenpipe.models import INR, model_config
 
     out = Path(args.out)
-    entries = json.loads((out / "encoded.json").read_text())
+    run = common.read_encoded(out)
+    entries = run["entries"]
     rows, heads_of = [], {}
     for e in entries:
         ref, rate = sf.read(out / f"{e['clip']}.wav", dtype="float32")
         if e["setting"] == "float":
             model = INR(model_config(PRESET))
             model.load_state_dict(torch.load(out / e["weights"], weights_only=True))
-            heads = synthesize(DecodedStream(StreamHeader(model.config, rate, len(ref), 1.0, QuantConfig()), model.eval()))
+            heads = synthesize_model(model, len(ref), rate)
             sizes = {}
         else:
             data = (out / e["stream"]).read_bytes()
@@ -177,11 +182,9 @@ def score(args) -> None:
             fixed = next(r for r, f in zip(rows, entries) if f.get("stream") == e["fixed_stream"])
             row["fixed_bytes"], row["fixed_kbps"] = fixed["bytes"], fixed["kbps"]
             row["decoded_identical"] = bool(np.array_equal(heads_of[e["stream"]], heads_of[e["fixed_stream"]]))
-    with (out / "rows.jsonl").open("w") as f:
-        f.writelines(json.dumps(r) + "\n" for r in rows)
-    summary = summarize(rows, entries[0]["budget"], entries[0].get("device", "?"))
-    (out / "summary.md").write_text(summary)
-    print(summary)
+    write_text(out / "rows.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    common.write_score_summary(args, NAME, TITLE, summarize(rows, entries[0]["budget"], entries[0].get("device", "?")),
+                               run["provenance"], trial=run.get("quick", False))
 
 
 def summarize(rows: list[dict], budget: str, device: str) -> str:

@@ -15,32 +15,98 @@ from sirenpipe.errors import FitDivergedError
 from sirenpipe.fit import FitConfig, fit, fit_many
 from sirenpipe.models import model_config
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+REPO = Path(__file__).resolve().parent.parent
 SMALL = model_config("siamese-siren", shared=(64, 64), head_widths=(32,))
 
 
-def run_benchmark(*argv) -> str:
-    done = subprocess.run([sys.executable, str(BENCHMARKS / argv[0]), *argv[1:]], capture_output=True, text=True, timeout=600)
+def run_benchmark(name: str, *argv) -> str:
+    """`python -m benchmarks.NAME ARGV` from the repository root, as the benchmarks are run."""
+    done = subprocess.run([sys.executable, "-m", f"benchmarks.{name}", *argv], cwd=REPO, capture_output=True,
+                          text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
-def test_fit_step_benchmark_quick_prints_all_fields():
-    out = run_benchmark("fit_step.py", "--quick")
-    for field in ("machine:", "load average", "matmul peak", "fp32", "bf16", "ms/step median [IQR]", "GFLOP/step",
+@pytest.fixture
+def benchmarks(monkeypatch):
+    """The benchmarks package, importable as from the repository root (`python -m pytest` has it)."""
+    monkeypatch.syspath_prepend(str(REPO))
+    import benchmarks
+
+    return benchmarks
+
+
+def read_summary(path: Path, title: str, command: str) -> str:
+    """The summary a benchmark wrote (to a tmp dir, never docs/results), its header checked."""
+    text = path.read_text()
+    lines = text.splitlines()
+    assert lines[0] == f"# {title}" and lines[2] == f"- Command: `{command}`"
+    assert lines[3].startswith("- Date: 20") and lines[4].startswith("- Machine: ") and " cores" in lines[4]
+    return text
+
+
+def table_rows(text: str, *first_cells: str) -> list[list[str]]:
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines() if line.startswith("| ")]
+    return [r for r in rows if r[0] in first_cells]
+
+
+def test_fit_step_benchmark_quick_writes_its_summary(tmp_path, benchmarks):
+    from benchmarks.fit_step import TITLE
+
+    summary = tmp_path / "fit_step.md"
+    out = run_benchmark("fit_step", "--quick", "--summary", str(summary))
+    text = read_summary(summary, TITLE, f"python -m benchmarks.fit_step --quick --summary {summary}")
+    assert text in out  # and printed
+    for field in ("Load average", "matmul peak", "fp32", "bf16", "ms/step median [IQR]", "GFLOP/step",
                   "GFLOP/s", "%fp32peak", "naive/this", "loss@4", "min loss", "diff@1", "full batch", "mini-batches of 2048"):
-        assert field in out
-    rows = [line.split() for line in out.splitlines() if line.startswith(("naive ", "sirenpipe "))]
+        assert field in text
+    rows = table_rows(text, "naive", "sirenpipe")
     assert len(rows) == 4  # two variants x two batch modes
     # each variant ran in the process its users get: the naive one on glibc malloc, sirenpipe's under tcmalloc
-    assert all(" ".join(r[1:3]) == "glibc malloc" for r in rows if r[0] == "naive")
+    assert all(r[1] == "glibc malloc" for r in rows if r[0] == "naive")
     if tcmalloc_path():
         assert all(r[1] == "tcmalloc" for r in rows if r[0] == "sirenpipe")
 
 
-def test_quality_budget_benchmark_quick_runs():
-    out = run_benchmark("quality_budget.py", "--quick", "--budget", "1", "--checkpoints", "1")
-    assert "SNR@1s (steps)" in out and "full/fp32" in out and "2048/bf16" in out
+def test_quality_budget_benchmark_quick_writes_its_summary(tmp_path, benchmarks):
+    from benchmarks.quality_budget import TITLE
+
+    summary = tmp_path / "quality_budget.md"
+    argv = ["--quick", "--budget", "1", "--checkpoints", "1", "--summary", str(summary)]
+    run_benchmark("quality_budget", *argv)
+    text = read_summary(summary, TITLE, "python -m benchmarks.quality_budget " + " ".join(argv))
+    assert "SNR@1s (steps)" in text and len(table_rows(text, "full/fp32", "2048/bf16")) == 2
+
+
+def test_rate_tools_benchmark_quick_run_writes_its_summary(tmp_path, benchmarks):
+    from benchmarks.rate_tools import TITLE
+
+    summary, out = tmp_path / "rate_tools.md", tmp_path / "rt"
+    argv = ["run", "--quick", "--steps", "20", "--batch-size", "4096", "--bits", "8,4", "--qat-bits", "4",
+            "--out", str(out), "--summary", str(summary)]
+    run_benchmark("rate_tools", *argv)
+    text = read_summary(summary, TITLE, "python -m benchmarks.rate_tools " + " ".join(argv))
+    assert [r[4] for r in table_rows(text, "8", "4")][:2] == ["yes", "yes"]  # entropy coding decodes identically
+    assert "| QAT 6 bits, rate weight 1e-05 |" in text and (out / "rows.jsonl").exists()
+
+
+def test_quick_runs_leave_docs_results_alone(benchmarks):
+    from benchmarks import common
+    from benchmarks.fit_step import parse
+
+    assert common.summary_path(parse(["--quick"]), "fit_step", trial=True) is None
+    assert common.summary_path(parse([]), "fit_step") == REPO / "docs" / "results" / "fit_step.md"
+
+
+def test_matmul_flops_counts_every_layer(benchmarks):
+    from benchmarks.common import matmul_flops
+
+    # one sample: each weight (out, in) costs 2*out*in forward, as much again per gradient (none for the input's)
+    config = model_config("siamese-siren", shared=(8,), head_widths=(4,))
+    trunk = 2 * 8 * config.input_features() * 2
+    head = 2 * 4 * 8 * 3 + 2 * 1 * 4 * 3
+    assert matmul_flops(config, 1) == trunk + 2 * head
+    assert matmul_flops(config, 10, trunk_runs=2) == 10 * (2 * trunk + 2 * head)
 
 
 @pytest.fixture(scope="module")
