@@ -196,10 +196,12 @@ def test_editing_quant_requantizes_without_refitting(workdir):
         write_config(workdir, TINY)
 
 
-def test_editing_alpha_redecodes_without_refitting_or_requantizing(workdir):
+def test_editing_alpha_rechooses_the_variant_and_redecodes_without_refitting(workdir):
+    """The stream's decoder variant is chosen at the ablation's alpha (quantize), and every
+    variant is decoded with it; the fit does not depend on it."""
     _edit_ablation(workdir, 0, alpha=1.5)
     try:
-        assert dry_run_jobs(workdir) == Counter({"decode": 4, "score": 2, **REPORT})
+        assert dry_run_jobs(workdir) == Counter({"quantize": 2, "decode": 4, "score": 2, **REPORT})
     finally:
         write_config(workdir, TINY)
 
