@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import math
-import struct
 import zlib
 from dataclasses import asdict, dataclass
 
