@@ -125,7 +125,7 @@ def main(argv=None) -> int:
 
 
 def targets(args, check) -> None:
-    """The README's GPU targets: the paper's fit (2500 full-batch steps of a 10 s clip at 22050 Hz)
+    """The GPU targets (docs/performance.md): the paper's fit (2500 full-batch steps of a 10 s clip at 22050 Hz)
     in at most 10 s; batched short clips (16 clips of 3 s, mini-batches of 16384, 300 steps, the
     default config's fit) at least 2x the clips per hour of fitting them one at a time."""
     from sirenpipe.audio import load_clip

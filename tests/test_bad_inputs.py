@@ -1,4 +1,4 @@
-"""The bad-input matrix (README, "Reliability"): each input either gives a clear one-line
+"""The bad-input matrix (docs/reliability.md): each input either gives a clear one-line
 error (exit 2, no output) or is handled correctly."""
 
 from __future__ import annotations

@@ -136,6 +136,11 @@ def test_rate_model_file_is_checked_against_its_schema(tmp_path):
     with pytest.raises(SirenpipeError, match="provenance lacks clips"):
         write_rate_model(tmp_path / "m.json", rate_model_rows(), {k: v for k, v in PROVENANCE.items() if k != "clips"})
     assert not (tmp_path / "m.json").exists()
+    with pytest.raises(SirenpipeError, match="row 1: invalid params_per_second"):
+        write_rate_model(tmp_path / "m.json", [rate_model_rows()[0], {**rate_model_rows()[1], "params_per_second": 0}],
+                         PROVENANCE)
+    with pytest.raises(SirenpipeError, match="row 0: invalid bits"):
+        write_rate_model(tmp_path / "m.json", [{**rate_model_rows()[0], "bits": 12}], PROVENANCE)
     bad = tmp_path / "bad.json"
     bad.write_text("bits,quant_aware\n4,True\n")
     with pytest.raises(SirenpipeError, match=f"{bad}: not a rate model"):
@@ -237,6 +242,7 @@ def test_cli_kbps_prints_its_choice_and_lands_under_target(tmp_path, capsys):
     for flag in ("--per-channel", "--qat"):
         assert main([*args, flag]) == 2 and flag in capsys.readouterr().err
     assert main([*args, "--rate-weight", "1e-4"]) == 2 and "--rate-weight" in capsys.readouterr().err
+    assert main([*args, "--bits", "0"]) == 2 and "--bits" in capsys.readouterr().err  # given, even if falsy
 
 
 def test_workflow_target_kbps_resolves_to_the_plan():
@@ -302,7 +308,7 @@ def test_rate_model_stage_writes_what_rate_control_reads_with_its_provenance(tmp
 
     scores = tmp_path / "scores.parquet"
     pd.DataFrame(sweep_scores()).to_parquet(scores)
-    write_rate_model_stage(scores, tmp_path / "rate_model.json", "snakemake --configfile config/rd.yaml")
+    write_rate_model_stage(scores, tmp_path / "rate_model.json", ["config/rd.yaml"])
     model = load_rate_model(tmp_path / "rate_model.json")
     p = model.provenance
     assert p["clips"] == ["d/a", "d/b"] and p["presets"] == ["siamese-siren"] and p["duration_s"] == 5.0
@@ -310,6 +316,11 @@ def test_rate_model_stage_writes_what_rate_control_reads_with_its_provenance(tmp
     assert p["sirenpipe_version"] == "9.9" and p["source"] == "snakemake --configfile config/rd.yaml"
     assert {point.recipe.bits for point in model.points} == {6, 8}
     assert plan_rate(24, 5 * RATE, RATE, rate_model=model).rate_model is model
+    music_only = pd.DataFrame(sweep_scores()).assign(pesq=None)
+    music_only.to_parquet(scores)
+    with pytest.raises(SirenpipeError, match="no entropy-coded curve point has pesq"):
+        write_rate_model_stage(scores, tmp_path / "unusable.json")
+    assert not (tmp_path / "unusable.json").exists()
 
 
 @pytest.mark.parametrize("name", ["config.yaml", "rd.yaml", "paper.yaml", "paper-reduced.yaml", "paper-cpu.yaml"])

@@ -129,7 +129,9 @@ def _encode(args) -> None:
 
     if args.duration is not None and args.duration <= 0:
         raise ValueError(f"--duration must be positive, got {args.duration}")
-    given = [flag for flag, dest in _rate_controlled_options().items() if getattr(args, dest) not in (None, False, 0)]
+    # value options are given when set at all; the flags and --rate-weight when not at their off value
+    off = {"per_channel": False, "qat": False, "rate_weight": 0.0}
+    given = [flag for flag, dest in _rate_controlled_options().items() if getattr(args, dest) != off.get(dest)]
     if args.kbps is not None and given:
         raise ValueError(f"--kbps chooses the quantization and fitting recipe itself; drop {', '.join(given)}")
     if args.rate_model is not None and args.kbps is None:

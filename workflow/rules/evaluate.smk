@@ -164,13 +164,7 @@ rule rate_model:
     conda:
         "../envs/sirenpipe.yaml"
     params:
-        source=" ".join(
-            ["snakemake"]
-            + [
-                f"--configfile {os.path.relpath(f)}"
-                for f in workflow.overwrite_configfiles
-            ]
-        ),
+        configfiles=[os.path.relpath(f) for f in workflow.overwrite_configfiles],
         version=VERSION,
     script:
         "../scripts/rate_model.py"

@@ -88,10 +88,15 @@ def rate_model_document(rows: list[dict], provenance: dict) -> dict:
     missing = [k for k in PROVENANCE if k not in provenance]
     if missing:
         raise SirenpipeError(f"rate model provenance lacks {', '.join(missing)}")
+    clean = []
     for i, row in enumerate(rows):
         if set(row) != set(COLUMNS):
             raise SirenpipeError(f"rate model row {i}: columns {sorted(row)} differ from the schema {sorted(COLUMNS)}")
-    clean = [{k: _json_value(row[k]) for k in COLUMNS} for row in rows]
+        row = {k: _json_value(row[k]) for k in COLUMNS}
+        bad = _invalid(row)
+        if bad:
+            raise SirenpipeError(f"rate model row {i}: invalid {bad}")
+        clean.append(row)
     return {"schema": SCHEMA, "provenance": {k: provenance[k] for k in PROVENANCE}, "rows": clean}
 
 
@@ -136,6 +141,22 @@ def _point(row: dict) -> RatePoint:
     recipe = Recipe(bits, bool(row["quant_aware"]), float(row["rate_weight"]), bool(row["per_channel"]),
                     int(row["float_bits"]), None if first is None or int(first) == bits else int(first))
     return RatePoint(recipe, float(row["params_per_second"]), float(row["bits_per_weight"]), float(row[SELECT_BY]))
+
+
+def _invalid(row: dict) -> str | None:
+    """The first field of a row that rate control could not use, or None."""
+    checks = {
+        "bits": isinstance(row["bits"], int) and 2 <= row["bits"] <= 8,
+        "first_layer_bits": row["first_layer_bits"] is None
+        or (isinstance(row["first_layer_bits"], int) and 2 <= row["first_layer_bits"] <= 8),
+        "quant_aware": isinstance(row["quant_aware"], bool),
+        "per_channel": isinstance(row["per_channel"], bool),
+        "float_bits": row["float_bits"] in (16, 32),
+        "rate_weight": _number(row["rate_weight"]) and row["rate_weight"] >= 0,
+        "params_per_second": _number(row["params_per_second"]) and row["params_per_second"] > 0,
+        "bits_per_weight": _number(row["bits_per_weight"]) and row["bits_per_weight"] > 0,
+    }
+    return next((name for name, ok in checks.items() if not ok), None)
 
 
 def _number(value) -> bool:

@@ -16,7 +16,7 @@ No torch: the workflow plans its ``target_kbps`` ablations at parse time.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from ..codec.header import CRC, PREFIX, StreamHeader
 from ..codec.quantize import QuantConfig
@@ -41,7 +41,7 @@ PEAK_SCALE_PLACEHOLDER = 0.12345678901234568  # a peak scale with the longest JS
 class RatePlan:
     target_kbps: float
     budget_bytes: int
-    rate_model: RateModel  # what the plan was made from
+    rate_model: RateModel = field(compare=False, hash=False)  # what the plan was made from
     model: INRConfig
     recipe: Recipe
     predicted_bytes: int

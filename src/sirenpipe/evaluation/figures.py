@@ -26,6 +26,7 @@ from matplotlib.gridspec import GridSpec  # noqa: E402
 from ..atomic import atomic_path  # noqa: E402
 from ..baselines import CODECS  # noqa: E402
 from ..metrics._signal import _hz_to_mel, mel_filterbank, power_spectrogram  # noqa: E402
+from ..metrics.spectral import SNR_CAP_DB  # noqa: E402
 from .bdrate import curve_labels  # noqa: E402
 from .tables import VARIANT_ORDER, axis_label, ci95, ok_rows, summary_metrics  # noqa: E402
 
@@ -263,7 +264,7 @@ METRIC_RANGES: dict[str, tuple[float | None, float | None]] = {
     "pesq": (1.0, 5.0),
     "stoi": (-1.0, 1.0),
     "estoi": (-1.0, 1.0),
-    "snr": (None, 100.0),
+    "snr": (None, SNR_CAP_DB),
     "psnr": (0.0, 100.0),
     "lsd": (0.0, None),
     "mel_distance": (0.0, None),

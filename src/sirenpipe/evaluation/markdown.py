@@ -52,7 +52,7 @@ def plural(n: int, word: str) -> str:
 
 def number(x, places: int) -> str:
     """``x`` with ``places`` decimals; "—" when missing or not finite."""
-    return f"{x:.{places}f}" if x is not None and np.isfinite(x) else "—"
+    return "—" if missing(x) or not np.isfinite(x) else f"{x:.{places}f}"
 
 
 def integer(x) -> str:

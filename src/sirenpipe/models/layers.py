@@ -21,10 +21,6 @@ class PositionalEncoding(nn.Module):
         freqs = math.pi * sigma ** torch.arange(num_frequencies, dtype=torch.float64)
         self.register_buffer("freqs", freqs.float(), persistent=False)
 
-    @property
-    def out_features(self) -> int:
-        return 1 + 2 * self.num_frequencies
-
     def forward(self, t: torch.Tensor) -> torch.Tensor:
         angles = t * self.freqs  # (N, 1) * (L,) -> (N, L)
         pairs = torch.stack((torch.sin(angles), torch.cos(angles)), dim=-1)

@@ -14,7 +14,9 @@ import datetime
 
 import pandas as pd
 
-from ..encoder.rate_model import QUALITY_COLUMNS, RECIPE_COLUMNS, write_rate_model
+from ..encoder.rate_model import QUALITY_COLUMNS, RECIPE_COLUMNS, SELECT_BY, write_rate_model
+from ..errors import SirenpipeError
+from ..evaluation.rd_report import snakemake_command
 
 RECIPE = list(RECIPE_COLUMNS)
 
@@ -67,9 +69,14 @@ def provenance(scores: pd.DataFrame, source: str) -> dict:
     }
 
 
-def write_rate_model_stage(scores_parquet, out_json, source: str) -> None:
+def write_rate_model_stage(scores_parquet, out_json, configfiles=()) -> None:
+    """The rate model of a sweep's scores; `configfiles`: the run's --configfile paths, for the
+    provenance's source command."""
     scores = pd.read_parquet(scores_parquet)
     table = rate_model(scores)
-    write_rate_model(out_json, table.to_dict("records"), provenance(scores, source))
+    if SELECT_BY not in table or table[SELECT_BY].isna().all():
+        raise SirenpipeError(f"rate_model: no entropy-coded curve point has {SELECT_BY} (it needs speech clips), "
+                             "so rate control could not plan from it")
+    write_rate_model(out_json, table.to_dict("records"), provenance(scores, snakemake_command(configfiles)))
     print(f"rate_model: {len(table)} rows, {table.groupby(RECIPE).ngroups} recipes -> {out_json}; "
           f"install it as the packaged model with: sirenpipe rate-model install {out_json}")
