@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 PRECISIONS = ("fp32", "bf16")
+# The training objectives (fit.loss builds them): name -> what the term mixed into the MSE is.
+LOSSES = {
+    "mse": "waveform MSE (the paper's)",
+    "segmental": "the error normalized by the local signal energy (segmental-SNR weighting)",
+    "preemphasis": "the error after a 1 - 0.68 z^-1 pre-emphasis",
+    "lpc": "the error after the clip's LPC perceptual weighting filter A(z/0.92)/A(z/0.6)",
+    "mrstft": "a multi-resolution STFT loss (spectral convergence + log magnitude) x the clip's power",
+}
+# Each objective's default loss_weight w (loss = (MSE + w * term) / (1 + w)): what
+# `python -m benchmarks.objectives` measured best at 24 kbps on 10 s speech (docs/results/objectives.md).
+DEFAULT_LOSS_WEIGHTS = {"mse": 0.0, "segmental": 1.0, "preemphasis": 4.0, "lpc": 64.0, "mrstft": 0.01}
 
 
 @dataclass(frozen=True)
@@ -32,6 +44,10 @@ class FitConfig:
     # Rate-aware fitting: loss = MSE + rate_weight * (estimated coded bits of the quantized
     # weights) / (samples in the clip), i.e. a bits-per-sample rate term (codec.entropy.estimate_weight_bits).
     rate_weight: float = 0.0
+    # The training objective (LOSSES) and the weight w of its perceptual term: loss = (MSE + w *
+    # term) / (1 + w), in MSE units for any w. None: the objective's DEFAULT_LOSS_WEIGHTS entry.
+    loss: str = "mse"
+    loss_weight: float | None = None
 
     def __post_init__(self):
         if self.steps < 1:
@@ -48,6 +64,12 @@ class FitConfig:
             raise ValueError(f"qat_fraction must be in (0, 1], got {self.qat_fraction}")
         if not self.rate_weight >= 0:
             raise ValueError(f"rate_weight must be >= 0, got {self.rate_weight}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        if self.loss_weight is None or self.loss == "mse":  # mse has no term: one recipe whatever the weight
+            object.__setattr__(self, "loss_weight", DEFAULT_LOSS_WEIGHTS[self.loss])
+        if not (isinstance(self.loss_weight, (int, float)) and math.isfinite(self.loss_weight) and self.loss_weight >= 0):
+            raise ValueError(f"loss_weight must be a finite number >= 0, got {self.loss_weight!r}")
 
     @property
     def sees_quantizer(self) -> bool:

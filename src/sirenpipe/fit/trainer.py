@@ -10,7 +10,8 @@ Rate tools (FitConfig.quant_aware, FitConfig.rate_weight; both need the QuantCon
 will be compressed with): in the QAT phase the forward pass sees the weights exactly as the
 decoder will (codec.quantize.fake_quantize_state, straight-through gradients) and the learning
 rate decays to zero; the rate term adds the estimated coded bits of the weights per sample
-(codec.entropy.estimate_weight_bits) to the loss. The loss history records the MSE alone.
+(codec.entropy.estimate_weight_bits) to the loss. The loss history records the distortion alone
+(the objective FitConfig.loss names, fit/loss.py; MSE by default).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from ..device import resolve_device
 from ..errors import FitDivergedError
 from ..models import INR, INRConfig
 from .config import FitConfig
+from .loss import build_objective
 
 
 @dataclass
@@ -59,15 +61,16 @@ def time_grid(num_samples: int, device=None) -> torch.Tensor:
 
 
 def fit(samples: np.ndarray, model_config: INRConfig, config: FitConfig = FitConfig(), progress: bool = True,
-        quant: QuantConfig | None = None) -> FitResult:
-    """Fit a fresh INR (seeded init) to a normalized mono clip; loss = mean of heads' MSE (plus
-    the rate term when config.rate_weight > 0). Quantization- and rate-aware fits need `quant`,
-    the settings the model will be compressed with."""
-    return _run(Trainer([samples], model_config, config, quant=quant), progress)[0]
+        quant: QuantConfig | None = None, sample_rate: int | None = None) -> FitResult:
+    """Fit a fresh INR (seeded init) to a normalized mono clip; loss = the objective
+    config.loss names, averaged over heads (plus the rate term when config.rate_weight > 0).
+    Quantization- and rate-aware fits need `quant`, the settings the model will be compressed
+    with; objectives other than mse need the clip's `sample_rate`."""
+    return _run(Trainer([samples], model_config, config, quant=quant, sample_rate=sample_rate), progress)[0]
 
 
 def fit_many(clips, model_config: INRConfig, config: FitConfig = FitConfig(), seeds=None,
-             progress: bool = True, quant: QuantConfig | None = None) -> list[FitResult]:
+             progress: bool = True, quant: QuantConfig | None = None, sample_rate: int | None = None) -> list[FitResult]:
     """Fit one INR per clip in one batched model (batched matmuls over a leading clip axis).
 
     Clips must have equal length. Clip i gets seed seeds[i] (default: config.seed for all, as
@@ -76,7 +79,7 @@ def fit_many(clips, model_config: INRConfig, config: FitConfig = FitConfig(), se
     floating-point rounding (batched and plain matmuls round differently). `seconds` is the
     wall time of the whole batched fit.
     """
-    return _run(Trainer(clips, model_config, config, seeds, quant), progress)
+    return _run(Trainer(clips, model_config, config, seeds, quant, sample_rate), progress)
 
 
 class Trainer:
@@ -88,7 +91,8 @@ class Trainer:
     gradients are its own.
     """
 
-    def __init__(self, clips, model_config: INRConfig, config: FitConfig, seeds=None, quant: QuantConfig | None = None):
+    def __init__(self, clips, model_config: INRConfig, config: FitConfig, seeds=None, quant: QuantConfig | None = None,
+                 sample_rate: int | None = None):
         if not len(clips):
             raise ValueError("no clips to fit")
         if config.sees_quantizer and quant is None:
@@ -111,6 +115,7 @@ class Trainer:
         self.targets = torch.stack([torch.as_tensor(np.asarray(c, dtype=np.float32)) for c in clips]).unsqueeze(-1).to(device)
         with torch.no_grad():
             self.inputs = self.models[0].encode(time_grid(len(clips[0]), device))
+        self.objective = build_objective(config, clips, sample_rate, device)
         self.generators = [torch.Generator(device=device).manual_seed(seed) for seed in self.seeds]
         if len(self.models) == 1:
             self.parameters = list(self.models[0].parameters())
@@ -134,24 +139,24 @@ class Trainer:
         return self.quant is not None and self.config.quant_aware and self.steps_done >= self.qat_from
 
     def step(self) -> torch.Tensor:
-        """One Adam step on all clips; returns their MSE before the step, shape (clips,)."""
-        x, y = self._batch()
+        """One Adam step on all clips; returns their distortion before the step, shape (clips,)."""
+        x, y, index = self._batch()
         if self.through_quantizer:  # cosine decay to zero over the QAT phase
             progress = (self.steps_done - self.qat_from) / self.config.qat_steps
             for group in self.optimizer.param_groups:
                 group["lr"] = self.config.lr * 0.5 * (1 + math.cos(math.pi * progress))
         with self._autocast():
-            mse = self._losses(x, y)
-        loss = mse
+            distortion = self._losses(x, y, index)
+        loss = distortion
         if self.config.rate_weight > 0:
             bits = self._rate_bits()
-            loss = mse + self.config.rate_weight * bits / self.targets.shape[1]
+            loss = distortion + self.config.rate_weight * bits / self.targets.shape[1]
             self.rate_bits = bits.detach()
         self.optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()
         self.optimizer.step()
         self.steps_done += 1
-        return mse.detach()
+        return distortion.detach()
 
     def _rate_bits(self) -> torch.Tensor:
         """The estimated coded bits of each clip's weights, shape (clips,)."""
@@ -171,8 +176,8 @@ class Trainer:
                         p.copy_(self._params[name][i])
         return [model.cpu().eval() for model in self.models]
 
-    def _clip_losses(self, x, y):
-        return torch.mean((self._forward(x) - y) ** 2, dim=(1, 2))  # y broadcasts over heads
+    def _clip_losses(self, x, y, index):
+        return self.objective(self._forward(x), y, index)  # y broadcasts over heads
 
     def _forward_one(self, x):
         x = x[0] if x.dim() == 3 else x
@@ -187,11 +192,20 @@ class Trainer:
         return torch.func.vmap(one, in_dims=(0, 0, 0 if x.dim() == 3 else None))(self._params, self._buffers, x)
 
     def _batch(self):
-        n, size = len(self.inputs), self.config.batch_size
-        if size is None or size >= n:
-            return self.inputs, self.targets
-        index = torch.stack([torch.randint(n, (size,), device=self.device, generator=g) for g in self.generators])
-        return self.inputs[index], torch.take_along_dim(self.targets, index.unsqueeze(-1), dim=1)
+        """(inputs, targets, index (clips, batch), or None for every sample): random samples, or
+        for objectives that need contiguous samples, batch_size // segment stretches of `segment`
+        samples at random places."""
+        n, size, segment = len(self.inputs), self.config.batch_size, self.objective.segment
+        if size is None or size >= n or (segment is not None and segment >= n):
+            return self.inputs, self.targets, None
+        if segment is None:
+            index = torch.stack([torch.randint(n, (size,), device=self.device, generator=g) for g in self.generators])
+        else:
+            offsets = torch.arange(segment, device=self.device)
+            starts = torch.stack([torch.randint(n - segment + 1, (max(1, size // segment),), device=self.device,
+                                                generator=g) for g in self.generators])
+            index = (starts.unsqueeze(-1) + offsets).flatten(1)
+        return self.inputs[index], torch.take_along_dim(self.targets, index.unsqueeze(-1), dim=1), index
 
 
 class _Encoded(nn.Module):

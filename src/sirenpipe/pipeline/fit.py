@@ -24,7 +24,8 @@ def fit_clip(clip_wav, ablation: dict, out_checkpoint, out_history, threads: int
     torch.set_num_threads(max(1, threads))
     clip = load_clip(clip_wav)
     config = INRConfig.from_dict(ablation["model"])
-    result = fit(clip.samples, config, FitConfig(**ablation["fit"]), progress=True, quant=_fit_quant(ablation))
+    result = fit(clip.samples, config, FitConfig(**ablation["fit"]), progress=True, quant=_fit_quant(ablation),
+                 sample_rate=clip.sample_rate)
     _save_fit(config.to_dict(), _fit_entry(result, clip, ablation), out_checkpoint, out_history)
     print(f"fit: {result.steps} steps in {result.seconds:.1f} s on {result.device}, final loss {result.final_loss:.3e}")
 
@@ -36,13 +37,13 @@ def fit_clips(clip_wavs: list, ablation: dict, out_batch, threads: int = 1) -> N
     torch.set_num_threads(max(1, threads))
     config = INRConfig.from_dict(ablation["model"])
     clips = {Path(w).stem: load_clip(w) for w in clip_wavs}
-    by_length = {}
-    for name, clip in clips.items():
-        by_length.setdefault(len(clip.samples), []).append(name)
     entries = {}
-    for names in by_length.values():
+    by_shape = {}
+    for name, clip in clips.items():  # clips fitted together share a length and a sample rate
+        by_shape.setdefault((len(clip.samples), clip.sample_rate), []).append(name)
+    for (_, rate), names in by_shape.items():
         results = fit_many([clips[n].samples for n in names], config, FitConfig(**ablation["fit"]), progress=True,
-                           quant=_fit_quant(ablation))
+                           quant=_fit_quant(ablation), sample_rate=rate)
         for name, result in zip(names, results):
             entries[name] = _fit_entry(result, clips[name], ablation, together=len(names))
         print(f"fit: {len(names)} clips together, {results[0].steps} steps in {results[0].seconds:.1f} s "
