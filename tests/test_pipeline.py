@@ -49,7 +49,7 @@ def test_schema_enums_equal_the_library_vocabulary():
     from sirenpipe.codec.variants import VARIANTS
     from sirenpipe.datasets import DATASET_TYPES
     from sirenpipe.datasets.catalog import KINDS
-    from sirenpipe.fit.config import PRECISIONS, FitConfig
+    from sirenpipe.fit.config import LOSSES, PRECISIONS, FitConfig
     from sirenpipe.metrics import available_metrics
 
     ablation = _enum("properties", "ablations", "items", "properties")
@@ -57,6 +57,7 @@ def test_schema_enums_equal_the_library_vocabulary():
     assert sorted(_enum("properties", "baselines", "properties")) == sorted(CODECS)
     assert sorted(_enum("properties", "metrics", "items", "enum")) == sorted(available_metrics())
     assert sorted(_enum("definitions", "fit", "properties", "precision", "enum")) == sorted(PRECISIONS)
+    assert _enum("definitions", "fit", "properties", "loss", "enum") == list(LOSSES)
     dataset = _enum("properties", "datasets", "additionalProperties", "properties")
     assert sorted(dataset["type"]["enum"]) == sorted(DATASET_TYPES)
     assert sorted(dataset["kind"]["enum"]) == sorted(KINDS)

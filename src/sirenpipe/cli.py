@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 # --- encode ------------------------------------------------------------------------------
 def _add_encode(sub) -> None:
     from .codec.quantize import CODINGS, FLOAT_BITS
-    from .fit import PRECISIONS
+    from .fit import DEFAULT_LOSS_WEIGHTS, LOSSES, PRECISIONS
     from .models import PRESETS
 
     p = sub.add_parser("encode", help="fit an INR to an audio file and write a .sirn bitstream")
@@ -90,6 +90,13 @@ def _add_encode(sub) -> None:
     p.add_argument("--qat-fraction", type=float, default=0.5, help="share of the steps trained through the quantizer (default: %(default)s)")
     p.add_argument("--rate-weight", type=float, default=0.0,
                    help="rate-aware fitting: loss = MSE + this * estimated coded bits of the weights per sample (default: 0, off)")
+    p.add_argument("--loss", default=None, choices=list(LOSSES),
+                   help="training objective (default: mse; with --kbps, the plan is made among this objective's "
+                        "recipes, and without it rate control chooses): "
+                        + "; ".join(f"{k}: {v}" for k, v in LOSSES.items()))
+    p.add_argument("--loss-weight", type=float, default=None,
+                   help="weight w of the objective's perceptual term, loss = (MSE + w * term) / (1 + w) "
+                        f"(default: the objective's, {', '.join(f'{k} {v:g}' for k, v in DEFAULT_LOSS_WEIGHTS.items() if v)})")
     p.add_argument("--duration", type=float, default=10.0, help="encode at most this many seconds (default: %(default)s, the paper's)")
     p.add_argument("--pad", action="store_true", help="zero-pad a shorter file to --duration (the paper's fixed-length clips)")
     p.add_argument("--offset", type=float, default=0.0, help="seconds to skip at the start (default: 0)")
@@ -101,8 +108,8 @@ def _add_encode(sub) -> None:
     p.add_argument("--precision", default="fp32", choices=PRECISIONS,
                    help="bf16 autocast: faster steps on hardware with bf16 matmuls, higher loss per step (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    kbps.help = ("target bitrate: rate control chooses the model width, bit width, quantization-aware fitting and "
-                 "rate weight (from the rate-distortion sweep's measurements) so that the file is at most this many "
+    kbps.help = ("target bitrate: rate control chooses the model width, bit width, quantization-aware fitting, "
+                 "rate weight and training objective (from the rate-distortion sweep's measurements) so that the file is at most this many "
                  f"kbps for this clip, and prints its choice; excludes {', '.join(_rate_controlled_options())}")
     p.set_defaults(func=_encode)
 
@@ -130,7 +137,7 @@ def _encode(args) -> None:
     if args.duration is not None and args.duration <= 0:
         raise ValueError(f"--duration must be positive, got {args.duration}")
     # value options are given when set at all; the flags and --rate-weight when not at their off value
-    off = {"per_channel": False, "qat": False, "rate_weight": 0.0}
+    off = {"per_channel": False, "qat": False, "rate_weight": 0.0, "loss_weight": None}
     given = [flag for flag, dest in _rate_controlled_options().items() if getattr(args, dest) != off.get(dest)]
     if args.kbps is not None and given:
         raise ValueError(f"--kbps chooses the quantization and fitting recipe itself; drop {', '.join(given)}")
@@ -139,13 +146,15 @@ def _encode(args) -> None:
     clip = load_clip(args.input, sample_rate=args.sample_rate, duration=args.duration, offset=args.offset, pad=args.pad)
     fit_config = FitConfig(steps=args.steps, lr=args.lr, batch_size=args.batch_size, seed=args.seed, device=args.device,
                            compile=args.compile, precision=args.precision, quant_aware=args.qat,
-                           qat_fraction=args.qat_fraction, rate_weight=args.rate_weight)
+                           qat_fraction=args.qat_fraction, rate_weight=args.rate_weight, loss=args.loss or "mse",
+                           loss_weight=args.loss_weight)
     if args.kbps is not None:
         rate_model = load_rate_model(args.rate_model)
-        plan = plan_rate(args.kbps, len(clip.samples), clip.sample_rate, args.preset, rate_model)
+        plan = plan_rate(args.kbps, len(clip.samples), clip.sample_rate, args.preset, rate_model, args.loss)
         print(f"rate control: planned from the {rate_model.describe()}")
         print(f"rate control: {plan.describe()}")
-        encoded = encode_at_rate(clip, args.kbps, args.preset, fit_config, progress=not args.quiet, rate_model=rate_model)
+        encoded = encode_at_rate(clip, args.kbps, args.preset, fit_config, progress=not args.quiet, rate_model=rate_model,
+                                 loss=args.loss)
     else:
         quant = QuantConfig.for_encoder(args.bits or 8, args.per_channel, args.coding or "entropy", args.float_bits or 32,
                                         args.first_layer_bits)
@@ -154,6 +163,7 @@ def _encode(args) -> None:
     r, q = encoded.fit, encoded.quant
     aware = [f"quantization-aware ({r.config.qat_steps} steps)"] if r.config.quant_aware else []
     aware += [f"rate weight {r.config.rate_weight:g} (estimated {r.rate_bits / 8:,.0f} bytes of weight codes)"] if r.rate_bits else []
+    aware += [f"loss {r.config.loss} (weight {r.config.loss_weight:g})"] if r.config.loss != "mse" else []
     if encoded.plan is not None and q.bits != encoded.plan.quant.bits:
         aware += [f"re-quantized from {encoded.plan.quant.bits} to {q.bits} bits to fit {encoded.plan.budget_bytes} bytes"]
     print(
@@ -296,7 +306,7 @@ def _rate_model(args) -> None:
         return
     model = load_rate_model(args.file)
     print(model.describe())
-    for recipe in sorted({p.recipe for p in model.points}, key=lambda r: (r.bits, r.quant_aware, r.rate_weight)):
+    for recipe in sorted({p.recipe for p in model.points}, key=lambda r: (r.bits, r.quant_aware, r.rate_weight, r.loss)):
         densities = ", ".join(f"{p.params_per_second:,.0f}" for p in model.points if p.recipe == recipe)
         print(f"  {recipe.describe()}: parameters per second {densities}")
 

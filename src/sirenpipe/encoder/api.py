@@ -45,7 +45,7 @@ def encode_clip(
     budget, a stream over it is re-quantized at fewer bits until it fits (compress_within).
     `alpha` is the noise-estimate amplitude the stream's decoder variant is chosen at."""
     config = model if model is not None else model_config(preset)
-    result = fit(clip.samples, config, fit_config, progress=progress, quant=quant)
+    result = fit(clip.samples, config, fit_config, progress=progress, quant=quant, sample_rate=clip.sample_rate)
     stream_preset = preset if model is None else None
     data, used, variant = compress_within(result.model, clip, quant, budget_bytes, preset=stream_preset, alpha=alpha)
     return Encoded(data, result, used, variant)
@@ -53,12 +53,12 @@ def encode_clip(
 
 def encode_at_rate(clip: Clip, target_kbps: float, preset: str = "siamese-siren", fit_config: FitConfig = FitConfig(),
                    progress: bool = True, rate_model: RateModel | None = None,
-                   alpha: float = DEFAULT_ALPHA) -> Encoded:
+                   alpha: float = DEFAULT_ALPHA, loss: str | None = None) -> Encoded:
     """Encode at or below target_kbps for this clip: the model width and recipe come from rate
-    control's plan (ratecontrol.plan_rate, from `rate_model`, default the packaged one); the
-    fit's own steps, batch and seed are kept."""
-    plan = plan_rate(target_kbps, len(clip.samples), clip.sample_rate, preset, rate_model)
-    fit_config = replace(fit_config, quant_aware=plan.recipe.quant_aware, rate_weight=plan.recipe.rate_weight)
+    control's plan (ratecontrol.plan_rate, from `rate_model`, default the packaged one; among
+    the recipes of `loss` if given); the fit's own steps, batch and seed are kept."""
+    plan = plan_rate(target_kbps, len(clip.samples), clip.sample_rate, preset, rate_model, loss)
+    fit_config = replace(fit_config, **plan.recipe.fit_settings())
     encoded = encode_clip(clip, model=plan.model, fit_config=fit_config, quant=plan.quant, progress=progress,
                           budget_bytes=plan.budget_bytes, alpha=alpha)
     encoded.plan = plan

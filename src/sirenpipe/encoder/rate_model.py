@@ -26,10 +26,11 @@ from pathlib import Path
 from ..atomic import write_text
 from ..codec.quantize import QuantConfig
 from ..errors import SirenpipeError
+from ..fit.config import LOSSES
 
-SCHEMA = 1
+SCHEMA = 2  # 2 added the training objective (loss, loss_weight); schema 1 files were all mse
 PACKAGED = "rate_model.json"  # in sirenpipe/data
-RECIPE_COLUMNS = ("bits", "first_layer_bits", "quant_aware", "rate_weight", "per_channel", "float_bits")
+RECIPE_COLUMNS = ("bits", "first_layer_bits", "quant_aware", "rate_weight", "loss", "loss_weight", "per_channel", "float_bits")
 SIZE_COLUMNS = ("params", "params_per_second", "bits_per_weight")
 QUALITY_COLUMNS = ("psnr", "pesq", "visqol")
 COLUMNS = (*RECIPE_COLUMNS, *SIZE_COLUMNS, *QUALITY_COLUMNS, "clips")
@@ -47,14 +48,22 @@ class Recipe:
     per_channel: bool = True
     float_bits: int = 16
     first_layer_bits: int | None = None  # None: the input layer has `bits` too
+    loss: str = "mse"  # the training objective (fit.config.LOSSES) and its weight
+    loss_weight: float = 0.0
 
     def quant(self) -> QuantConfig:
         return QuantConfig(self.bits, self.per_channel, "entropy", self.float_bits, self.first_layer_bits)
 
+    def fit_settings(self) -> dict:
+        """The FitConfig fields this recipe sets (ratecontrol.RATE_CONTROLLED["fit"] and the loss)."""
+        return {"quant_aware": self.quant_aware, "rate_weight": self.rate_weight, "loss": self.loss,
+                "loss_weight": self.loss_weight}
+
     def describe(self) -> str:
         how = "quantization-aware" if self.quant_aware else "post-training quantized"
         rate = f", rate weight {self.rate_weight:g}" if self.rate_weight else ""
-        return f"{self.quant().label} {how}{rate}"
+        loss = f", loss {self.loss} (weight {self.loss_weight:g})" if self.loss != "mse" else ""
+        return f"{self.quant().label} {how}{rate}{loss}"
 
 
 @dataclass(frozen=True)
@@ -114,8 +123,10 @@ def load_rate_model(path=None) -> RateModel:
     name = f"(packaged) {PACKAGED}" if path is None else str(path)
     try:
         document = json.loads(source.read_text())
-        if document.get("schema") != SCHEMA:
-            raise ValueError(f"schema {document.get('schema')!r}, this sirenpipe reads {SCHEMA}")
+        if document.get("schema") == 1:  # before the objective was a recipe dimension: all mse
+            document["rows"] = [{"loss": "mse", "loss_weight": 0.0, **row} for row in document["rows"]]
+        elif document.get("schema") != SCHEMA:
+            raise ValueError(f"schema {document.get('schema')!r}, this sirenpipe reads {SCHEMA} and 1")
         rate_model_document(document["rows"], document["provenance"])
         points = tuple(_point(row) for row in document["rows"] if _number(row[SELECT_BY]))
     except SirenpipeError as exc:
@@ -139,7 +150,8 @@ def _point(row: dict) -> RatePoint:
     bits = int(row["bits"])
     first = row["first_layer_bits"]
     recipe = Recipe(bits, bool(row["quant_aware"]), float(row["rate_weight"]), bool(row["per_channel"]),
-                    int(row["float_bits"]), None if first is None or int(first) == bits else int(first))
+                    int(row["float_bits"]), None if first is None or int(first) == bits else int(first),
+                    row["loss"], float(row["loss_weight"]))
     return RatePoint(recipe, float(row["params_per_second"]), float(row["bits_per_weight"]), float(row[SELECT_BY]))
 
 
@@ -153,6 +165,8 @@ def _invalid(row: dict) -> str | None:
         "per_channel": isinstance(row["per_channel"], bool),
         "float_bits": row["float_bits"] in (16, 32),
         "rate_weight": _number(row["rate_weight"]) and row["rate_weight"] >= 0,
+        "loss": row["loss"] in LOSSES,
+        "loss_weight": _number(row["loss_weight"]) and row["loss_weight"] >= 0,
         "params_per_second": _number(row["params_per_second"]) and row["params_per_second"] > 0,
         "bits_per_weight": _number(row["bits_per_weight"]) and row["bits_per_weight"] > 0,
     }

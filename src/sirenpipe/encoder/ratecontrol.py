@@ -29,8 +29,10 @@ from .rate_model import SELECT_BY, RateModel, RatePoint, Recipe, load_rate_model
 RATE_CONTROLLED = {
     "model": ("shared", "head_widths"),
     "quant": ("bits", "per_channel", "coding", "float_bits", "first_layer_bits"),
-    "fit": ("quant_aware", "rate_weight"),
+    "fit": ("quant_aware", "rate_weight", "loss_weight"),
 }
+# The training objective (fit.loss) is chosen too, unless one is named: then the plan is made
+# among that objective's recipes.
 SIZE_MARGIN = 0.03  # plans aim this far below the budget: the coded size of a fit varies around the model's
 WIDTHS = range(4, 1025, 2)  # candidate widths of the model's first layer
 LAPLACE_RECORD_BYTES = 9  # mode, scale and word count of a range-coded weight record (codec.entropy)
@@ -91,8 +93,9 @@ def budget_bytes(target_kbps: float, num_samples: int, sample_rate: int) -> int:
 
 
 def plan_rate(target_kbps: float, num_samples: int, sample_rate: int, preset: str = "siamese-siren",
-              rate_model: RateModel | None = None) -> RatePlan:
-    """The model and recipe for a stream of at most target_kbps (see the module docstring)."""
+              rate_model: RateModel | None = None, loss: str | None = None) -> RatePlan:
+    """The model and recipe for a stream of at most target_kbps (see the module docstring);
+    with `loss`, among the recipes of that training objective only."""
     if not (isinstance(target_kbps, (int, float)) and math.isfinite(target_kbps) and target_kbps > 0):
         raise SirenpipeError(f"target bitrate must be a positive number of kbps, got {target_kbps!r}")
     duration = num_samples / sample_rate
@@ -100,7 +103,11 @@ def plan_rate(target_kbps: float, num_samples: int, sample_rate: int, preset: st
     rate_model = load_rate_model() if rate_model is None else rate_model
     by_recipe: dict[Recipe, list[RatePoint]] = {}
     for p in rate_model.points:
-        by_recipe.setdefault(p.recipe, []).append(p)
+        if loss is None or p.recipe.loss == loss:
+            by_recipe.setdefault(p.recipe, []).append(p)
+    if not by_recipe:
+        raise SirenpipeError(f"the {rate_model.source} rate model has no recipe with loss {loss!r}; "
+                             f"it has {', '.join(sorted({p.recipe.loss for p in rate_model.points}))}")
     best = None
     for recipe, curve in by_recipe.items():
         curve.sort(key=lambda p: p.params_per_second)

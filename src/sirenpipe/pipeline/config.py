@@ -62,7 +62,7 @@ def resolve_ablation(ablation: dict, defaults: dict, clip_samples: int | None = 
     target = ablation.get("target_kbps")
     if target is not None:
         plan = _rate_plan(ablation, target, clip_samples, sample_rate)
-        fit_settings.update(quant_aware=plan.recipe.quant_aware, rate_weight=plan.recipe.rate_weight)
+        fit_settings.update(plan.recipe.fit_settings())
         quant_settings = plan.quant.to_dict()
         overrides = {"shared": plan.model.shared, "head_widths": plan.model.head_widths}
     together = fit_settings.pop("clips_per_fit", "auto")
@@ -104,7 +104,7 @@ def _rate_plan(ablation: dict, target, clip_samples: int | None, sample_rate: in
     if not clip_samples or not sample_rate:
         raise ValueError(f"ablation {name}: target_kbps needs the clips' length and sample rate")
     try:
-        return plan_rate(target, clip_samples, sample_rate, ablation["preset"])
+        return plan_rate(target, clip_samples, sample_rate, ablation["preset"], loss=ablation.get("fit", {}).get("loss"))
     except SirenpipeError as exc:
         raise ValueError(f"ablation {name}: {exc}") from None
 

@@ -1,7 +1,7 @@
 """Stage `rate_model`: the sweep's scores -> rate control's model (encoder.rate_model, its schema).
 
-One row per recipe (bits, the input layer's bits, quantization-aware, rate weight, per-channel,
-float bits) and model size: parameters per second of audio, the weights' coded bits per weight,
+One row per recipe (bits, the input layer's bits, quantization-aware, rate weight, training
+objective and its weight, per-channel, float bits) and model size: parameters per second of audio, the weights' coded bits per weight,
 and each quality metric, averaged over the clips: PESQ over the speech clips only (it is a
 speech measure), ViSQOL and PSNR over all. A clip's quality is that of its best decoder variant.
 Only entropy-coded ablations of a curve count (what rate control can produce); ablations that
@@ -27,7 +27,10 @@ def curve_rows(scores: pd.DataFrame) -> pd.DataFrame:
                   & (scores["coding"] == "entropy")]
     # scores from before the input layer had its own bit width: it had `bits`
     first = rows["first_layer_bits"].fillna(rows["bits"]) if "first_layer_bits" in rows else rows["bits"]
-    return rows.assign(first_layer_bits=first.astype(int))
+    rows = rows.assign(first_layer_bits=first.astype(int))
+    # scores from before the training objective was a setting: mse
+    return rows.assign(loss=rows["loss"].fillna("mse") if "loss" in rows else "mse",
+                       loss_weight=rows["loss_weight"].fillna(0.0) if "loss_weight" in rows else 0.0)
 
 
 def rate_model(scores: pd.DataFrame) -> pd.DataFrame:

@@ -57,6 +57,7 @@ def inr_setup(ablation: dict, stream, sizes, history: dict) -> dict:
         "first_layer_bits": h.quant.for_layer(True).bits,
         "weights": sum(t.count for t in stream.tensors if t.coding != "float"), "per_channel": h.quant.per_channel, "stream_variant": h.variant, "coding": h.quant.coding, "float_bits": h.quant.float_bits,
         "quant_aware": history["fit"].get("quant_aware", False), "rate_weight": history["fit"].get("rate_weight", 0.0),
+        "loss": history["fit"].get("loss", "mse"), "loss_weight": history["fit"].get("loss_weight", 0.0),
         "estimated_weight_bytes": _bytes(history.get("estimated_weight_bits")),
         "coded_weight_bytes": sum(t.bytes for t in stream.tensors if t.coding != "float"),
         "steps": history["steps"], "batch_size": history["fit"]["batch_size"],
