@@ -1,0 +1,179 @@
+"""Training objectives at one bitrate: every objective fits the same clips with the same budget.
+
+    python -m benchmarks.objectives encode --clips A.ogg B.ogg ... --kbps 24 --objectives auto mse lpc:4 --out obj/
+    python -m benchmarks.objectives score --out obj/          # docs/results/objectives.md
+
+`encode` plans each objective at --kbps for the clips (all cut to --seconds, so one plan serves
+them all) from the rate model (--rate-model, default the packaged one):
+- `auto` is what `sirenpipe encode --kbps K` does: rate control chooses the recipe, objective
+  included;
+- `NAME` plans among that objective's recipes, or, when the rate model has none, takes the
+  `mse` plan (model, bits, recipe) and fits it with NAME (same model, same budget);
+- `NAME:W` does the same with loss weight W.
+All clips of an objective are fitted together (fit_many: per clip the same result as a single
+fit, up to rounding), then each stream is quantized within the target and written with the
+clips as the fits saw them and OUT/encoded-SPEC.json. Objectives can run as parallel processes
+into one OUT. `score` decodes every stream with each decoder variant (and `siamese` at each
+--alphas) and scores it against its clip: PESQ-WB, ViSQOL (speech), PSNR, STOI. It reports the
+stream's own variant (`encode` names the best by PESQ + ViSQOL where the metrics are installed,
+else the reference) and the best variant chosen at score time.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from sirenpipe.atomic import write_bytes, write_json
+
+from . import common
+
+NAME = "objectives"
+TITLE = "Training objectives at one bitrate"
+METRICS = ("pesq", "visqol", "psnr", "stoi")
+
+
+def parse(argv=None):
+    p, e = common.encode_score_parser(NAME, __doc__.splitlines()[0], device="auto")
+    e.add_argument("--kbps", type=float, default=24.0)
+    e.add_argument("--objectives", nargs="+", default=["auto", "mse"], help="auto | NAME | NAME:WEIGHT")
+    e.add_argument("--rate-model", default=None, help="the rate model to plan from (default: the packaged one)")
+    e.add_argument("--out", required=True)
+    e.set_defaults(seconds=10.0, steps=2500)  # the paper's clip length and fit
+    p.score_parser.add_argument("--alphas", default="", help="extra noise-estimate amplitudes to decode siamese at, e.g. 1,3")
+    return common.parse_args(p, argv)
+
+
+def spec_parts(spec: str) -> tuple[str, float | None]:
+    name, _, weight = spec.partition(":")
+    return name, float(weight) if weight else None
+
+
+def encode(args) -> None:
+    from dataclasses import replace
+
+    import soundfile as sf
+
+    from sirenpipe.audio import load_clip
+    from sirenpipe.encoder import load_rate_model, plan_rate
+    from sirenpipe.encoder.api import compress_within
+    from sirenpipe.fit import LOSSES, FitConfig, fit_many
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rate_model = load_rate_model(args.rate_model)
+    clips = [load_clip(path, sample_rate=args.sample_rate, duration=args.seconds, pad=True) for path in args.clips]
+    stems = [Path(path).stem.replace(".", "-") for path in args.clips]
+    for clip, stem in zip(clips, stems):
+        sf.write(out / f"{stem}.wav", clip.samples * clip.peak_scale, clip.sample_rate, subtype="FLOAT")
+    n, rate = len(clips[0].samples), clips[0].sample_rate
+    base = FitConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed, device=args.device)
+    trained = {p.recipe.loss for p in rate_model.points}
+    for spec in args.objectives:
+        loss, weight = spec_parts(spec)
+        if loss != "auto" and loss not in LOSSES:
+            raise SystemExit(f"unknown objective {loss!r}: auto or one of {', '.join(LOSSES)}")
+        plan = plan_rate(args.kbps, n, rate, "siamese-siren", rate_model,
+                         None if loss == "auto" else loss if loss in trained else "mse")
+        settings = plan.recipe.fit_settings()
+        if loss != "auto":
+            settings.update(loss=loss, **({} if weight is None else {"loss_weight": weight}))
+        config = replace(base, **settings)
+        results = fit_many([c.samples for c in clips], plan.model, config, quant=plan.quant, sample_rate=rate,
+                           progress=False)
+        tag = re.sub(r"[^A-Za-z0-9._-]", "-", spec)
+        entries = []
+        for clip, stem, result in zip(clips, stems, results):
+            data, used, variant = compress_within(result.model, clip, plan.quant, plan.budget_bytes)
+            write_bytes(out / f"{stem}-{tag}.sirn", data)
+            entries.append({"clip": stem, "spec": spec, "loss": config.loss, "loss_weight": config.loss_weight,
+                            "plan": plan.describe(), "bits_used": used.bits, "variant": variant,
+                            "kbps": len(data) * 8 / clip.duration / 1000, "seconds": clip.duration,
+                            "final_loss": result.final_loss})
+        budget = (f"{args.steps} steps x {args.batch_size}-sample batches, seed {args.seed}, "
+                  f"{len(clips)} clips fitted together on {results[0].device} in {results[0].seconds:.0f} s")
+        write_json(out / f"encoded-{tag}.json", {"entries": entries, "budget": budget, "kbps": args.kbps,
+                                                 "provenance": common.provenance(NAME, args, args.device)})
+        print(f"{spec}: {plan.describe()}; {budget}", flush=True)
+
+
+def score(args) -> None:
+    import json
+
+    import numpy as np
+    import pandas as pd
+    import soundfile as sf
+
+    from sirenpipe.codec import decompress
+    from sirenpipe.codec.synthesis import synthesize
+    from sirenpipe.codec.variants import DEFAULT_ALPHA, allowed_variants, reconstruct
+    from sirenpipe.metrics import score as metric_scores
+
+    out = Path(args.out)
+    runs = [json.loads(p.read_text()) for p in sorted(out.glob("encoded-*.json"))]
+    alphas = [float(a) for a in args.alphas.split(",") if a]
+    rows = []
+    for run in runs:
+        for e in run["entries"]:
+            ref, rate = sf.read(out / f"{e['clip']}.wav", dtype="float32")
+            data = (out / f"{e['clip']}-{re.sub(r'[^A-Za-z0-9._-]', '-', e['spec'])}.sirn").read_bytes()
+            stream = decompress(data)
+            heads = synthesize(stream, rate)
+            decodes = [(v, DEFAULT_ALPHA) for v in allowed_variants(len(heads))]
+            decodes += [("siamese", a) for a in alphas if len(heads) > 1]
+            for variant, alpha in decodes:
+                signal = reconstruct(heads, rate, variant, alpha) * np.float32(stream.header.peak_scale)
+                results = metric_scores(ref=ref, est=signal, sample_rate=rate, kind="speech", metrics=list(METRICS))
+                rows.append({**{k: e[k] for k in ("clip", "spec", "loss", "loss_weight", "plan", "kbps")},
+                             "variant": variant if alpha == DEFAULT_ALPHA else f"siamese a={alpha:g}",
+                             "stream_variant": stream.header.variant,
+                             **{m: r.value for m, r in results.items()}})
+            print(f"scored {e['clip']} {e['spec']}", flush=True)
+    df = pd.DataFrame(rows)
+    df.to_csv(out / "scores.csv", index=False)
+    common.write_score_summary(args, NAME, TITLE, summary(df, runs), runs[0]["provenance"])
+
+
+def summary(df, runs) -> str:
+    """Per objective: the stream's own variant and the best one by PESQ + ViSQOL, means and per
+    clip; siamese against f0; the extra alphas."""
+    import pandas as pd
+
+    plain = df[~df.variant.str.startswith("siamese a=")]
+    own = plain[plain.variant == plain.stream_variant.fillna("siamese")]
+    best = plain.loc[(plain.pesq + plain.visqol).groupby([plain.spec, plain["clip"]]).idxmax().to_numpy()]
+    specs = list(dict.fromkeys(df.spec))
+    lines = [f"Target {runs[0]['kbps']:g} kbps. Budget per objective: " + "; ".join(
+        f"{r['entries'][0]['spec']}: {r['budget']}" for r in runs), "",
+        "Plans: " + "; ".join(f"`{r['entries'][0]['spec']}`: {r['entries'][0]['plan']}" for r in runs), "",
+        "## Means over the clips", "",
+        "The stream's own decoder variant, and in brackets the best variant per clip (by PESQ-WB + ViSQOL).", "",
+        "| objective | kbps | PESQ-WB | ViSQOL | PSNR (dB) | STOI |", "|---|---:|---:|---:|---:|---:|"]
+    for spec in specs:
+        a, b = own[own.spec == spec], best[best.spec == spec]
+        lines.append(f"| `{spec}` | {a.kbps.mean():.1f} | {a.pesq.mean():.2f} ({b.pesq.mean():.2f}) | "
+                     f"{a.visqol.mean():.2f} ({b.visqol.mean():.2f}) | {a.psnr.mean():.1f} ({b.psnr.mean():.1f}) | "
+                     f"{a.stoi.mean():.3f} ({b.stoi.mean():.3f}) |")
+    lines += ["", "## Per clip (the stream's own variant)", "",
+              "| clip | " + " | ".join(f"`{s}` PESQ / ViSQOL / PSNR" for s in specs) + " |",
+              "|---|" + "---:|" * len(specs)]
+    for clip in dict.fromkeys(own["clip"]):
+        cells = []
+        for spec in specs:
+            r = own[(own["clip"] == clip) & (own.spec == spec)].iloc[0]
+            cells.append(f"{r.pesq:.2f} / {r.visqol:.2f} / {r.psnr:.1f}")
+        lines.append(f"| {clip} | " + " | ".join(cells) + " |")
+    lines += ["", "## Decoder variants (means over the clips)", "",
+              "| objective | " + " | ".join(dict.fromkeys(df.variant)) + " |", "|---|" + "---:|" * df.variant.nunique()]
+    means = df.groupby(["spec", "variant"])[["pesq", "visqol"]].mean()
+    for spec in specs:
+        cells = [f"{means.loc[(spec, v), 'pesq']:.2f} / {means.loc[(spec, v), 'visqol']:.2f}"
+                 if (spec, v) in means.index else "" for v in dict.fromkeys(df.variant)]
+        lines.append(f"| `{spec}` | " + " | ".join(cells) + " |")
+    lines += ["", "Cells: PESQ-WB / ViSQOL.", "", "Streams' own variants: " + ", ".join(
+        f"`{s}` {dict(pd.Series(own[own.spec == s].variant).value_counts())}" for s in specs)]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    common.run_step(parse, encode, score)
