@@ -14,9 +14,12 @@ All clips of an objective are fitted together (fit_many: per clip the same resul
 fit, up to rounding), then each stream is quantized within the target and written with the
 clips as the fits saw them and OUT/encoded-SPEC.json. Objectives can run as parallel processes
 into one OUT. `score` decodes every stream with each decoder variant (and `siamese` at each
---alphas) and scores it against its clip: PESQ-WB, ViSQOL (speech), PSNR, STOI. It reports the
-stream's own variant (`encode` names the best by PESQ + ViSQOL where the metrics are installed,
-else the reference) and the best variant chosen at score time.
+--alphas, and with --gate followed by a pause gate) and scores it against its clip: PESQ-WB,
+ViSQOL (speech), PSNR, STOI. It reports the stream's own variant (`encode` names the best by
+PESQ + ViSQOL where the metrics are installed, else the reference) and the best variant chosen
+at score time. The alphas and the gate are the decoder-side study: would a variant tuned for
+low rates (another noise-estimate amplitude, chosen by the encoder and stored in the stream, or
+silencing the pauses where the decoded signal is within a few dB of the noise estimate) help?
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ def parse(argv=None):
     e.add_argument("--out", required=True)
     e.set_defaults(seconds=10.0, steps=2500)  # the paper's clip length and fit
     p.score_parser.add_argument("--alphas", default="", help="extra noise-estimate amplitudes to decode siamese at, e.g. 1,3")
+    p.score_parser.add_argument("--gate", action="store_true", help="also decode siamese followed by pause_gate()")
     return common.parse_args(p, argv)
 
 
@@ -76,8 +80,9 @@ def encode(args) -> None:
         plan = plan_rate(args.kbps, n, rate, "siamese-siren", rate_model,
                          None if loss == "auto" else loss if loss in trained else "mse")
         settings = plan.recipe.fit_settings()
-        if loss != "auto":
-            settings.update(loss=loss, **({} if weight is None else {"loss_weight": weight}))
+        if loss != "auto":  # the given weight, else the plan's if it fits with this objective, else the default
+            settings.update(loss=loss, loss_weight=weight if weight is not None
+                            else settings["loss_weight"] if plan.recipe.loss == loss else None)
         config = replace(base, **settings)
         results = fit_many([c.samples for c in clips], plan.model, config, quant=plan.quant, sample_rate=rate,
                            progress=False)
@@ -90,11 +95,12 @@ def encode(args) -> None:
                             "plan": plan.describe(), "bits_used": used.bits, "variant": variant,
                             "kbps": len(data) * 8 / clip.duration / 1000, "seconds": clip.duration,
                             "final_loss": result.final_loss})
-        budget = (f"{args.steps} steps x {args.batch_size}-sample batches, seed {args.seed}, "
-                  f"{len(clips)} clips fitted together on {results[0].device} in {results[0].seconds:.0f} s")
+        budget = f"{args.steps} steps of {args.batch_size}-sample batches, seed {args.seed}, {args.seconds:g} s clips"
         write_json(out / f"encoded-{tag}.json", {"entries": entries, "budget": budget, "kbps": args.kbps,
+                                                 "fit_seconds": results[0].seconds, "device": results[0].device,
                                                  "provenance": common.provenance(NAME, args, args.device)})
-        print(f"{spec}: {plan.describe()}; {budget}", flush=True)
+        print(f"{spec}: {plan.describe()}; {budget}; {len(clips)} clips fitted together on {results[0].device} "
+              f"in {results[0].seconds:.0f} s", flush=True)
 
 
 def score(args) -> None:
@@ -106,7 +112,7 @@ def score(args) -> None:
 
     from sirenpipe.codec import decompress
     from sirenpipe.codec.synthesis import synthesize
-    from sirenpipe.codec.variants import DEFAULT_ALPHA, allowed_variants, reconstruct
+    from sirenpipe.codec.variants import DEFAULT_ALPHA, allowed_variants, noise_estimate, reconstruct
     from sirenpipe.metrics import score as metric_scores
 
     out = Path(args.out)
@@ -121,11 +127,15 @@ def score(args) -> None:
             heads = synthesize(stream, rate)
             decodes = [(v, DEFAULT_ALPHA) for v in allowed_variants(len(heads))]
             decodes += [("siamese", a) for a in alphas if len(heads) > 1]
-            for variant, alpha in decodes:
-                signal = reconstruct(heads, rate, variant, alpha) * np.float32(stream.header.peak_scale)
+            decodes += [("siamese", DEFAULT_ALPHA, "gate")] if args.gate and len(heads) > 1 else []
+            for variant, alpha, *gated in decodes:
+                signal = reconstruct(heads, rate, variant, alpha)
+                if gated:
+                    signal = pause_gate(signal, noise_estimate(heads, alpha), rate)
+                signal = signal * np.float32(stream.header.peak_scale)
                 results = metric_scores(ref=ref, est=signal, sample_rate=rate, kind="speech", metrics=list(METRICS))
                 rows.append({**{k: e[k] for k in ("clip", "spec", "loss", "loss_weight", "plan", "kbps")},
-                             "variant": variant if alpha == DEFAULT_ALPHA else f"siamese a={alpha:g}",
+                             "variant": "siamese+gate" if gated else variant if alpha == DEFAULT_ALPHA else f"siamese a={alpha:g}",
                              "stream_variant": stream.header.variant,
                              **{m: r.value for m, r in results.items()}})
             print(f"scored {e['clip']} {e['spec']}", flush=True)
@@ -134,18 +144,35 @@ def score(args) -> None:
     common.write_score_summary(args, NAME, TITLE, summary(df, runs), runs[0]["provenance"])
 
 
+def pause_gate(signal, noise, rate: int, floor_db: float = -20.0, frame_seconds: float = 0.02):
+    """The signal attenuated to floor_db in frames whose power is within 0 dB of the noise
+    estimate's, fading to no attenuation at 6 dB above it (a noise gate for the pauses)."""
+    import numpy as np
+
+    frame = np.ones(max(1, round(frame_seconds * rate))) / max(1, round(frame_seconds * rate))
+    power = np.convolve(np.square(signal, dtype=np.float64), frame, mode="same")
+    noise_power = np.convolve(np.square(noise, dtype=np.float64), frame, mode="same")
+    snr = 10 * np.log10((power + 1e-12) / (noise_power + 1e-12))
+    gain = np.convolve(np.clip(snr / 6.0, 0, 1), frame, mode="same")
+    floor = 10 ** (floor_db / 20)
+    return (signal * (floor + (1 - floor) * gain)).astype(np.float32)
+
+
 def summary(df, runs) -> str:
     """Per objective: the stream's own variant and the best one by PESQ + ViSQOL, means and per
     clip; siamese against f0; the extra alphas."""
-    import pandas as pd
-
-    plain = df[~df.variant.str.startswith("siamese a=")]
+    plain = df[~df.variant.str.startswith("siamese a=") & (df.variant != "siamese+gate")]
     own = plain[plain.variant == plain.stream_variant.fillna("siamese")]
     best = plain.loc[(plain.pesq + plain.visqol).groupby([plain.spec, plain["clip"]]).idxmax().to_numpy()]
     specs = list(dict.fromkeys(df.spec))
-    lines = [f"Target {runs[0]['kbps']:g} kbps. Budget per objective: " + "; ".join(
-        f"{r['entries'][0]['spec']}: {r['budget']}" for r in runs), "",
-        "Plans: " + "; ".join(f"`{r['entries'][0]['spec']}`: {r['entries'][0]['plan']}" for r in runs), "",
+    plans = {}
+    for r in runs:
+        plans.setdefault(r["entries"][0]["plan"], []).append(f"`{r['entries'][0]['spec']}`")
+    lines = [f"Target {runs[0]['kbps']:g} kbps, {df['clip'].nunique()} speech clips. Fit budget, the same for every "
+             f"objective: {runs[0]['budget']}; the clips of an objective fitted together on {runs[0]['device']} "
+             "(wall time: " + ", ".join(f"`{r['entries'][0]['spec']}` {r['fit_seconds']:.0f} s" for r in runs) + ").",
+             "", "Plans (what rate control chose):", "",
+             *[f"- {', '.join(names)}: {plan}" for plan, names in plans.items()], "",
         "## Means over the clips", "",
         "The stream's own decoder variant, and in brackets the best variant per clip (by PESQ-WB + ViSQOL).", "",
         "| objective | kbps | PESQ-WB | ViSQOL | PSNR (dB) | STOI |", "|---|---:|---:|---:|---:|---:|"]
@@ -170,8 +197,9 @@ def summary(df, runs) -> str:
         cells = [f"{means.loc[(spec, v), 'pesq']:.2f} / {means.loc[(spec, v), 'visqol']:.2f}"
                  if (spec, v) in means.index else "" for v in dict.fromkeys(df.variant)]
         lines.append(f"| `{spec}` | " + " | ".join(cells) + " |")
-    lines += ["", "Cells: PESQ-WB / ViSQOL.", "", "Streams' own variants: " + ", ".join(
-        f"`{s}` {dict(pd.Series(own[own.spec == s].variant).value_counts())}" for s in specs)]
+    counts = {s: own[own.spec == s].variant.value_counts() for s in specs}
+    lines += ["", "Cells: PESQ-WB / ViSQOL.", "", "Streams' own variants: " + "; ".join(
+        f"`{s}` " + ", ".join(f"{v} {int(n)}" for v, n in c.items()) for s, c in counts.items())]
     return "\n".join(lines)
 
 

@@ -48,7 +48,8 @@ def label(plan) -> str:
     fitting = "qat" if r.quant_aware else "ptq"
     rate = f"-rate{r.rate_weight:g}" if r.rate_weight else ""
     first = f"-input{r.first_layer_bits}" if r.first_layer_bits else ""
-    return f"{fitting}{r.bits}{first}{rate}-w{plan.model.shared[0]}"
+    loss = f"-{r.loss}{r.loss_weight:g}" if r.loss != "mse" else ""
+    return f"{fitting}{r.bits}{first}{rate}{loss}-w{plan.model.shared[0]}"
 
 
 def encode(args) -> None:
@@ -76,7 +77,8 @@ def encode(args) -> None:
 
     def fit_and_store(name, config, fit_config, quant, budget, **facts):
         start = time.time()
-        results = fit_many([c.samples for c in clips], config, fit_config, quant=quant, progress=False)
+        results = fit_many([c.samples for c in clips], config, fit_config, quant=quant, sample_rate=rate,
+                           progress=False)
         for clip, stem, result in zip(clips, stems, results):
             data, _, _ = compress_within(result.model, clip, quant, budget)
             write_bytes(out / f"{stem}-{name}.sirn", data)
@@ -104,7 +106,7 @@ def encode(args) -> None:
     plans.sort(key=lambda plan: -plan.predicted_quality)
     for plan in plans[: args.top]:
         print(plan.describe(), flush=True)
-        fit_config = replace(base, quant_aware=plan.recipe.quant_aware, rate_weight=plan.recipe.rate_weight)
+        fit_config = replace(base, **plan.recipe.fit_settings())
         fit_and_store(label(plan), plan.model, fit_config, plan.quant, plan.budget_bytes,
                       recipe=plan.recipe.describe(), predicted=plan.predicted_quality)
 

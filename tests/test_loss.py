@@ -33,7 +33,7 @@ def speech():
 
 def batch(clip, objective, steps=1, seed=0):
     """A trainer's first mini-batch for this objective: (predictions of an unfitted model, targets, index)."""
-    trainer = Trainer([clip], SMALL, FitConfig(steps=steps, batch_size=4096, loss=objective, seed=seed),
+    trainer = Trainer([clip], SMALL, FitConfig(steps=steps, batch_size=4096, loss=objective, seed=seed, device="cpu"),
                       sample_rate=RATE)
     x, y, index = trainer._batch()
     with torch.no_grad():

@@ -105,7 +105,7 @@ def test_fit_groups_follow_the_selection_order():
 # --------------------------------------------------------------------------------------- stages
 INR_COLUMNS = ["dataset", "clip", "kind", "ablation", "status", "error", "preset", "curve", "target_kbps", "arch", "params",
                "paper_params", "bytes", "kbps", "paper_bytes", "bits", "first_layer_bits", "weights", "per_channel", "stream_variant", "coding", "float_bits", "quant_aware", "rate_weight",
-               "estimated_weight_bytes", "coded_weight_bytes", "steps", "batch_size", "lr", "seed", "fit_seconds",
+               "loss", "loss_weight", "estimated_weight_bytes", "coded_weight_bytes", "steps", "batch_size", "lr", "seed", "fit_seconds",
                "fit_clips_together", "device", "final_loss", "sample_rate", "duration_s", "source", "offset_s",
                "license", "library_version", "variant"]
 

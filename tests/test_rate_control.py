@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -99,14 +100,15 @@ def test_packaged_rate_model_covers_the_sweep():
     assert "packaged" in model.describe() and f"{len(p['clips'])} clips" in model.describe()
 
 
-def rate_model_rows(first_layer_bits=(6, 4)) -> list[dict]:
+def rate_model_rows(first_layer_bits=(6, 4), loss="mse", loss_weight=0.0, gain=0.0) -> list[dict]:
     rows = []
     for first in first_layer_bits:
         for params, density, bpw, pesq in ((10000, 2000, 3.5, 2.5 if first == 6 else 2.0),
                                            (40000, 8000, 3.4, 3.0 if first == 6 else 2.4)):
             rows.append({"bits": 4, "first_layer_bits": first, "quant_aware": True, "rate_weight": 0.0,
-                         "per_channel": True, "float_bits": 16, "params": params, "params_per_second": density,
-                         "bits_per_weight": bpw, "psnr": None, "pesq": pesq, "visqol": 2.0, "clips": 2})
+                         "loss": loss, "loss_weight": loss_weight, "per_channel": True, "float_bits": 16,
+                         "params": params, "params_per_second": density, "bits_per_weight": bpw, "psnr": None,
+                         "pesq": pesq + gain, "visqol": 2.0, "clips": 2})
     return rows
 
 
@@ -125,6 +127,55 @@ def test_rate_control_chooses_an_input_layer_width_when_the_model_has_one(tmp_pa
     assert plan.recipe.first_layer_bits == 6 and plan.quant.for_layer(True).bits == 6
     assert "4-bit (input layer 6-bit) quantization-aware" in plan.describe()
     assert plan.rate_model is model and str(path) in model.describe()
+
+
+def test_rate_control_chooses_the_training_objective_unless_one_is_named(tmp_path, monkeypatch):
+    """The objective is a recipe dimension: the plan takes the objective that measured best and
+    fits with it (encode --kbps, target_kbps); a named objective restricts the plan to its recipes."""
+    import sirenpipe.encoder.rate_model as rate_model
+
+    # the packaged model, for the workflow (only rate_model's view of importlib.resources: ViSQOL reads its own)
+    monkeypatch.setattr(rate_model, "resources", SimpleNamespace(files=lambda package: tmp_path))
+    path = tmp_path / rate_model.PACKAGED
+    write_rate_model(path, rate_model_rows((6,)) + rate_model_rows((6,), "lpc", 64.0, gain=0.3), PROVENANCE)
+    model = load_rate_model(path)
+    best = plan_rate(48, 5 * RATE, RATE, rate_model=model)
+    assert best.recipe.loss == "lpc" and best.recipe.fit_settings()["loss_weight"] == 64.0
+    assert "loss lpc (weight 64)" in best.describe()
+    plain = plan_rate(48, 5 * RATE, RATE, rate_model=model, loss="mse")
+    assert plain.recipe.loss == "mse" and plain.predicted_quality < best.predicted_quality
+    with pytest.raises(SirenpipeError, match="no recipe with loss 'segmental'; it has lpc, mse"):
+        plan_rate(48, 5 * RATE, RATE, rate_model=model, loss="segmental")
+    clip = Clip(speech_like(RATE, 1.0), RATE, 1.0, RATE, 1.0)
+    encoded = encode_at_rate(clip, 48, fit_config=FitConfig(steps=2, batch_size=4096, device="cpu"), progress=False,
+                             rate_model=model)
+    assert encoded.fit.config.loss == "lpc" and encoded.fit.config.loss_weight == 64.0
+    ablation = {"name": "t", "preset": "siamese-siren", "target_kbps": 48}
+    assert resolve_ablation(ablation, {}, 5 * RATE, RATE)["fit"]["loss"] == "lpc"
+    assert resolve_ablation(ablation, {}, 5 * RATE, RATE)["fit"]["loss_weight"] == 64.0
+    assert resolve_ablation({**ablation, "fit": {"loss": "mse"}}, {}, 5 * RATE, RATE)["fit"]["loss"] == "mse"
+    assert resolve_ablation(ablation, {"fit": {"loss": "mse"}}, 5 * RATE, RATE)["fit"]["loss"] == "mse"
+    with pytest.raises(ValueError, match="target_kbps chooses fit.loss_weight"):
+        resolve_ablation({"name": "t", "preset": "siamese-siren", "target_kbps": 48, "fit": {"loss_weight": 2.0}},
+                         {}, 5 * 22050, 22050)
+
+
+def test_a_schema_1_rate_model_reads_as_mse(tmp_path):
+    """Rate models written before the objective was a recipe dimension were all fitted with MSE."""
+    import json
+
+    rows = [{k: v for k, v in row.items() if k not in ("loss", "loss_weight")} for row in rate_model_rows()]
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps({"schema": 1, "provenance": PROVENANCE, "rows": rows}))
+    model = load_rate_model(path)
+    assert {(p.recipe.loss, p.recipe.loss_weight) for p in model.points} == {("mse", 0.0)}
+    path.write_text(json.dumps({"schema": 3, "provenance": PROVENANCE, "rows": rows}))
+    with pytest.raises(SirenpipeError, match="schema 3"):
+        load_rate_model(path)
+    bad = rate_model_rows()
+    bad[0]["loss"] = "perceptual"
+    with pytest.raises(SirenpipeError, match="row 0: invalid loss"):
+        write_rate_model(tmp_path / "bad.json", bad, PROVENANCE)
 
 
 def test_rate_model_file_is_checked_against_its_schema(tmp_path):
@@ -154,7 +205,7 @@ def test_rate_model_install_makes_a_sweep_result_the_packaged_one(tmp_path, monk
 
     data = tmp_path / "data"
     data.mkdir()
-    monkeypatch.setattr(rate_model.resources, "files", lambda package: data)
+    monkeypatch.setattr(rate_model, "resources", SimpleNamespace(files=lambda package: data))
     swept = tmp_path / "rate_model.json"
     write_rate_model(swept, rate_model_rows(), PROVENANCE)
     assert main(["rate-model", "install", str(swept)]) == 0
@@ -243,6 +294,14 @@ def test_cli_kbps_prints_its_choice_and_lands_under_target(tmp_path, capsys):
         assert main([*args, flag]) == 2 and flag in capsys.readouterr().err
     assert main([*args, "--rate-weight", "1e-4"]) == 2 and "--rate-weight" in capsys.readouterr().err
     assert main([*args, "--bits", "0"]) == 2 and "--bits" in capsys.readouterr().err  # given, even if falsy
+    assert main([*args, "--loss-weight", "8"]) == 2 and "--loss-weight" in capsys.readouterr().err
+    model = tmp_path / "mse_only.json"
+    write_rate_model(model, rate_model_rows(), PROVENANCE)
+    assert main([*args, "--loss", "lpc", "--rate-model", str(model)]) == 2
+    err = capsys.readouterr().err
+    assert "no recipe with loss 'lpc'" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    without_kbps = [a for a in args if a not in ("--kbps", "48")]
+    assert main([*without_kbps, "--loss-weight", "8"]) == 2 and "give --loss too" in capsys.readouterr().err
 
 
 def test_workflow_target_kbps_resolves_to_the_plan():
@@ -279,6 +338,7 @@ def sweep_scores() -> list[dict]:
             for variant, psnr in (("mean", 40.0), ("siamese", 38.0)):
                 rows.append(dict(status="ok", curve=ablation, target_kbps=None, coding="entropy", ablation=ablation,
                                  dataset="d", clip=clip, bits=bits, quant_aware=qat, rate_weight=0.0, per_channel=True,
+                                 loss="mse", loss_weight=0.0,
                                  float_bits=16, params=10_000, weights=9_000, duration_s=5.0,
                                  coded_weight_bytes=coded, variant=variant, psnr=psnr + offset + bits, pesq=2.0,
                                  preset="siamese-siren", sample_rate=22050, steps=100, batch_size=4096, lr=1e-4,

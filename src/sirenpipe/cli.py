@@ -141,6 +141,8 @@ def _encode(args) -> None:
     given = [flag for flag, dest in _rate_controlled_options().items() if getattr(args, dest) != off.get(dest)]
     if args.kbps is not None and given:
         raise ValueError(f"--kbps chooses the quantization and fitting recipe itself; drop {', '.join(given)}")
+    if args.loss_weight is not None and args.kbps is None and (args.loss or "mse") == "mse":
+        raise ValueError("--loss-weight weighs the term of an objective other than mse; give --loss too")
     if args.rate_model is not None and args.kbps is None:
         raise ValueError("--rate-model is what --kbps plans from; give --kbps too")
     clip = load_clip(args.input, sample_rate=args.sample_rate, duration=args.duration, offset=args.offset, pad=args.pad)
@@ -306,7 +308,7 @@ def _rate_model(args) -> None:
         return
     model = load_rate_model(args.file)
     print(model.describe())
-    for recipe in sorted({p.recipe for p in model.points}, key=lambda r: (r.bits, r.quant_aware, r.rate_weight, r.loss)):
+    for recipe in sorted({p.recipe for p in model.points}, key=lambda r: (r.bits, r.quant_aware, r.rate_weight, r.loss, r.loss_weight)):
         densities = ", ".join(f"{p.params_per_second:,.0f}" for p in model.points if p.recipe == recipe)
         print(f"  {recipe.describe()}: parameters per second {densities}")
 

@@ -4,7 +4,7 @@ workflow's ``rate_model`` stage) and its reader (rate control).
 
 A rate model is one JSON document:
 
-    {"schema": 1, "provenance": {...PROVENANCE}, "rows": [{...COLUMNS}, ...]}
+    {"schema": 2, "provenance": {...PROVENANCE}, "rows": [{...COLUMNS}, ...]}
 
 Each row is a recipe (RECIPE_COLUMNS) at one model size: parameters per second of audio, the
 weights' coded bits per weight, and each quality metric averaged over the sweep's clips. The

@@ -173,7 +173,7 @@ def _codecs_line(scores: pd.DataFrame) -> str:
 def curve_settings(scores: pd.DataFrame) -> pd.DataFrame:
     """One row per INR curve (an ablation on no curve is its own row, curve None) with its ablations'
     settings from the rows: ablations, params (per ablation, in order), bits, quant_aware, rate_weight,
-    per_channel, coding, float_bits, variants (scored), target_kbps; each a list of distinct values."""
+    objectives ("lpc (64)"; "mse" for rows from before the objective was recorded), per_channel, coding, float_bits, variants (scored), target_kbps; each a list of distinct values."""
     rows = _inr_rows(scores)
     rows = rows.assign(curve=curve_labels(rows), ablation=_column(rows, "ablation"))
     curves: dict = {}
@@ -191,6 +191,10 @@ def curve_settings(scores: pd.DataFrame) -> pd.DataFrame:
         for name in ("bits", "first_layer_bits", "quant_aware", "rate_weight", "per_channel", "coding", "float_bits",
                      "target_kbps"):
             row[name] = md.distinct(_column(both, name))
+        losses = both.get("loss", pd.Series(["mse"] * len(both), index=both.index)).fillna("mse")
+        weights = both.get("loss_weight", pd.Series([0.0] * len(both), index=both.index)).fillna(0.0)
+        row["objectives"] = md.distinct([loss if loss == "mse" else f"{loss} ({weight:g})"
+                                         for loss, weight in zip(losses, weights)])
         row["variants"] = md.distinct(_column(both, "variant"))
         out.append(row)
     return pd.DataFrame(out)
@@ -200,7 +204,8 @@ def _curve_settings_markdown(settings: pd.DataFrame) -> list[str]:
     if settings.empty:
         return ["No INR ablation was scored."]
     targets = any(len(t) for t in settings["target_kbps"])
-    header = ["Curve", "Ablations", "Params", "Bits", "Fitting", "Rate weight", "Scales", "Coding", "Float bits"]
+    header = ["Curve", "Ablations", "Params", "Bits", "Fitting", "Rate weight", "Objective", "Scales", "Coding",
+              "Float bits"]
     header += ["Variants scored"] + (["Target kbps"] if targets else [])
     body = []
     for _, s in settings.iterrows():
@@ -213,17 +218,19 @@ def _curve_settings_markdown(settings: pd.DataFrame) -> list[str]:
             md.joined(s["bits"]) + _input_layer_note(s),
             fitting,
             md.joined(s["rate_weight"]),
+            md.escape(md.joined(s["objectives"])),
             scales,
             md.escape(md.joined(s["coding"])),
             md.joined(s["float_bits"]),
             md.escape(md.joined(s["variants"])),
         ] + ([md.joined(s["target_kbps"])] if targets else [])
         body.append(cells)
-    align = ["l", "l", "r", "r", "l", "r", "l", "l", "r", "l"] + ["r"] * int(targets)
+    align = ["l", "l", "r", "r", "l", "r", "l", "l", "l", "r", "l"] + ["r"] * int(targets)
     return md.table(header, body, align) + [
         "",
         "Params: each ablation's parameter count, in the order of the ablations. Fitting: PTQ = post-training "
-        "quantization, QAT = quantization-aware fitting. Scales: quantization scales per output channel or per "
+        "quantization, QAT = quantization-aware fitting. Objective: the training objective (fit.loss) and its "
+        "weight. Scales: quantization scales per output channel or per "
         "tensor. Float bits: the width of the tensors stored as floats (biases).",
     ]
 

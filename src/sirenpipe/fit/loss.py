@@ -30,7 +30,7 @@ from .config import LOSSES, FitConfig
 
 FRAME_SECONDS = 0.02  # LPC and energy frames
 LPC_ORDER = 16
-GAMMA_ZEROS, GAMMA_POLES = 0.92, 0.6  # A(z/0.92) / A(z/0.6), as in AMR-WB's weighting filter
+GAMMA_ZEROS, GAMMA_POLES = 0.92, 0.6  # the CELP weighting filter A(z/g1) / A(z/g2) of G.729; g1 as in AMR-WB
 PREEMPHASIS = 0.68
 FILTER_TAPS = 32  # the weighting filter's impulse response, truncated (0.6**32 ~ 1e-7)
 ENERGY_FLOOR = 1e-3  # segmental: frames quieter than -30 dB of the clip's mean power weigh as that
@@ -114,6 +114,7 @@ class Spectral(_Mixed):
         self.power = torch.tensor([float(np.mean(np.square(c, dtype=np.float64))) for c in clips], device=device)
 
     def term(self, pred, target, index):
+        pred = pred.float()  # the STFTs in fp32 under bf16 autocast
         stretches = _stretches(pred, index, self.segment)
         goal = _stretches(target, index, self.segment)
         per_clip = []

@@ -61,7 +61,7 @@ def resolve_ablation(ablation: dict, defaults: dict, clip_samples: int | None = 
     overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in ablation.get("model", {}).items()}
     target = ablation.get("target_kbps")
     if target is not None:
-        plan = _rate_plan(ablation, target, clip_samples, sample_rate)
+        plan = _rate_plan(ablation, target, clip_samples, sample_rate, fit_settings.get("loss"))
         fit_settings.update(plan.recipe.fit_settings())
         quant_settings = plan.quant.to_dict()
         overrides = {"shared": plan.model.shared, "head_widths": plan.model.head_widths}
@@ -95,7 +95,9 @@ def resolve_ablation(ablation: dict, defaults: dict, clip_samples: int | None = 
     }
 
 
-def _rate_plan(ablation: dict, target, clip_samples: int | None, sample_rate: int | None):
+def _rate_plan(ablation: dict, target, clip_samples: int | None, sample_rate: int | None, loss: str | None):
+    """Rate control's plan for the ablation; a fit.loss (its own or the defaults') restricts it
+    to that objective's recipes."""
     name = ablation["name"]
     clash = [f"{group}.{key}" for group, keys in RATE_CONTROLLED.items() for key in keys
              if key in ablation.get(group, {})]
@@ -104,7 +106,7 @@ def _rate_plan(ablation: dict, target, clip_samples: int | None, sample_rate: in
     if not clip_samples or not sample_rate:
         raise ValueError(f"ablation {name}: target_kbps needs the clips' length and sample rate")
     try:
-        return plan_rate(target, clip_samples, sample_rate, ablation["preset"], loss=ablation.get("fit", {}).get("loss"))
+        return plan_rate(target, clip_samples, sample_rate, ablation["preset"], loss=loss)
     except SirenpipeError as exc:
         raise ValueError(f"ablation {name}: {exc}") from None
 
