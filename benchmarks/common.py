@@ -6,16 +6,15 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import shlex
 import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from sirenpipe.allocator import allocator_env
 from sirenpipe.atomic import write_text
+from sirenpipe.device import describe_machine
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "docs" / "results"  # the committed summaries, one per benchmark: NAME.md
@@ -76,7 +75,7 @@ def provenance(name: str, args, device: str | None = None) -> dict:
     """How this run (or step) was made, for the summary's header: its command line, its step
     (encode, score, ...), the date and the machine. An encode step stores it in its JSON."""
     return {"step": getattr(args, "step", None), "command": shlex.join(["python", "-m", f"benchmarks.{name}", *args.argv]),
-            "date": datetime.date.today().isoformat(), "machine": machine(device)}
+            "date": datetime.date.today().isoformat(), "machine": describe_machine(device)}
 
 
 def write_summary(path: Path | None, title: str, body: str, *steps: dict) -> None:
@@ -137,21 +136,6 @@ def load_samples(path: str | None, sample_rate: int, seconds: float) -> tuple[np
     from sirenpipe.audio import load_clip
 
     return load_clip(path, sample_rate=sample_rate, duration=seconds).samples, path
-
-
-def machine(device: str | None = None) -> str:
-    """CPU model (/proc/cpuinfo), cores, torch and its threads; the GPU's name when `device` is CUDA."""
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    text = f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
-    if device is not None and str(device).startswith(("cuda", "auto")) and torch.cuda.is_available():
-        index = torch.device(device).index if str(device).startswith("cuda") else None
-        text += f", GPU {torch.cuda.get_device_name(index)}"
-    return text
 
 
 def load_average() -> str:

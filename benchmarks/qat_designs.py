@@ -229,7 +229,7 @@ def encode(args) -> None:
         raise SystemExit(f"unknown design(s) {', '.join(unknown)}; known: {', '.join(DESIGNS)}")
     base = FitConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed, device=args.device)
     budget = f"{args.steps} steps of {args.batch_size}-sample mini-batches, seed {args.seed}, {PRESET}, QAT on the last half"
-    print(f"budget per fit: {budget}; {common.machine()}", flush=True)
+    print(f"budget per fit: {budget}; {common.describe_machine()}", flush=True)
 
     def run(samples, bits, design):
         trainer = Trainer([samples], model_config(PRESET), replace(base, quant_aware=design is not None),

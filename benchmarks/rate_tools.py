@@ -95,7 +95,7 @@ def encode(args) -> None:
     config = model_config(PRESET)
     per_channel = not args.per_tensor
     budget = f"{args.steps} steps of {args.batch_size}-sample mini-batches, seed {args.seed}, {PRESET}"
-    print(f"budget per fit: {budget}; {common.machine()}", flush=True)
+    print(f"budget per fit: {budget}; {common.describe_machine()}", flush=True)
     entries = []
     for clip_path in args.clips or [None]:
         samples, source = common.load_samples(clip_path, args.sample_rate, args.seconds)

@@ -3,6 +3,7 @@ RATE_DISTORTION.md document written from both."""
 
 from __future__ import annotations
 
+import datetime
 import math
 import os
 
@@ -379,6 +380,7 @@ def test_rate_distortion_markdown():
     # 5. how: the command and the fit time, a shared fit counted once
     how = _section(text, "## How this was generated")
     assert "`snakemake --configfile config/rd.yaml`" in how  # no cores: the profile sets them
+    assert f"written {datetime.date.today().isoformat()} on " in how and " cores, torch " in how  # date, machine
     seconds = (100 + 50 + 25 + 7) + (100 + 50 + 26 + 7) + (100 + 50 + 25 + 7)
     assert f"Fitting took {seconds / 60:.1f} min in all ({seconds} s)" in how
     assert "12 distinct fits behind 12 ablation × clip pairs" in how
@@ -391,7 +393,7 @@ def test_rate_distortion_markdown_variants_budgets_and_sharing():
     w64 = _point_means(scores, "music-set", ["paper-int8-w64"], "mean").iloc[0]
     assert f"| mean | PESQ-WB {w64.pesq:.2f}, ViSQOL MOS" in _section(text, "### music-set (music)")
     assert f"PSNR {w64.psnr:.2f} |" in _section(text, "### music-set (music)")
-    assert "No ablation" not in text and "`snakemake`. Fitting took" in text
+    assert "No ablation" not in text and "`snakemake`, written " in text and ". Fitting took" in text
 
     # a budget that differs between ablations is said so, per ablation
     scores = _rd_scores()

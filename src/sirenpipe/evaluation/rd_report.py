@@ -11,6 +11,7 @@ absent), the command line its config files.
 
 from __future__ import annotations
 
+import datetime
 import math
 import os
 from collections import Counter
@@ -555,9 +556,13 @@ def rate_distortion_markdown(
         "## How this was generated",
         "",
     ]
+    from ..device import describe_machine  # torch, only now
+
     time = fit_time(scores)
+    devices = md.joined(_column(_inr_rows(scores), "device"))
     lines.append(
-        f"`{command or snakemake_command()}`. Fitting took {time['seconds'] / 60:.1f} min in all "
+        f"`{command or snakemake_command()}`, written {datetime.date.today().isoformat()} on {describe_machine()} "
+        f"(fits on: {devices}). Fitting took {time['seconds'] / 60:.1f} min in all "
         f"({time['seconds']:.0f} s): the sum of the fit times of {md.plural(time['fits'], 'distinct fit')} behind "
         f"{time['pairs']} ablation × clip pairs (ablations that share a fit report the same fit, counted once; "
         "clips fitted together count their share)."
