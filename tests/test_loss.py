@@ -157,6 +157,11 @@ def test_objectives_other_than_mse_need_the_sample_rate_and_bad_settings_are_ref
     with pytest.raises(ValueError, match="loss_weight"):
         FitConfig(loss="lpc", loss_weight=-1.0)
     assert type(build_objective(FitConfig(), [np.zeros(10, np.float32)], None, "cpu")) is Objective
+    for loss, shortest in (("lpc", 31), ("mrstft", 2047)):  # too short for the filter or the largest FFT
+        with pytest.raises(ValueError, match=f"loss '{loss}' needs clips of at least {shortest + 1} samples"):
+            build_objective(FitConfig(loss=loss), [np.ones(shortest, np.float32)], 22050, "cpu")
+    weights = energy_weights(np.linspace(0.1, 1, 50, dtype=np.float32), 16000)  # shorter than a frame
+    assert weights.shape == (50,) and weights.mean() == pytest.approx(1.0, rel=1e-4)
 
 
 def band_snr(clip, decoded, low, high):

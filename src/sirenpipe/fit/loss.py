@@ -102,12 +102,16 @@ class Spectral(_Mixed):
     """Multi-resolution STFT loss (auraloss: spectral convergence + log magnitude), per clip,
     times the clip's mean power so that it is in MSE units."""
 
+    @staticmethod
+    def fft_sizes(sample_rate: int) -> list[int]:
+        smallest = 1 << round(math.log2(sample_rate * 0.0232))  # 512 at 16 and 22.05 kHz
+        return [smallest, 2 * smallest, 4 * smallest]
+
     def __init__(self, weight: float, clips: list[np.ndarray], sample_rate: int, device):
         super().__init__(weight)
         import auraloss
 
-        smallest = 1 << round(math.log2(sample_rate * 0.0232))  # 512 at 16 and 22.05 kHz
-        sizes = [smallest, 2 * smallest, 4 * smallest]
+        sizes = self.fft_sizes(sample_rate)
         self.segment = 2 * sizes[-1]
         self.loss = auraloss.freq.MultiResolutionSTFTLoss(fft_sizes=sizes, hop_sizes=[s // 4 for s in sizes],
                                                           win_lengths=sizes)
@@ -139,6 +143,11 @@ def build_objective(config: FitConfig, clips: list[np.ndarray], sample_rate: int
     if sample_rate is None:
         raise ValueError(f"loss {config.loss!r} needs the clips' sample rate")
     weight = config.loss_weight
+    shortest = min(len(c) for c in clips)
+    needed = {"segmental": 1, "mrstft": Spectral.fft_sizes(sample_rate)[-1]}.get(config.loss, FILTER_TAPS)
+    if shortest < needed:
+        raise ValueError(f"loss {config.loss!r} needs clips of at least {needed} samples "
+                         f"({needed / sample_rate * 1000:.0f} ms at {sample_rate} Hz); the shortest has {shortest}")
     if config.loss == "segmental":
         return EnergyWeighted(weight, clips, sample_rate, device)
     if config.loss == "mrstft":
@@ -158,7 +167,7 @@ def energy_weights(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     """Per-sample 1 / (frame power, floored at ENERGY_FLOOR of the clip's mean power), frames of
     FRAME_SECONDS around each sample, scaled to average 1."""
     x = np.asarray(samples, dtype=np.float64)
-    frame = max(1, round(FRAME_SECONDS * sample_rate))
+    frame = max(1, min(round(FRAME_SECONDS * sample_rate), len(x)))
     local = np.convolve(x**2, np.ones(frame) / frame, mode="same")
     mean_power = max(float(np.mean(x**2)), 1e-12)
     w = 1.0 / np.maximum(local, ENERGY_FLOOR * mean_power)
