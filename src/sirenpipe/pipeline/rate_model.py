@@ -27,7 +27,9 @@ def curve_rows(scores: pd.DataFrame) -> pd.DataFrame:
                   & (scores["coding"] == "entropy")]
     # scores from before the input layer had its own bit width: it had `bits`
     first = rows["first_layer_bits"].fillna(rows["bits"]) if "first_layer_bits" in rows else rows["bits"]
-    rows = rows.assign(first_layer_bits=first.astype(int))
+    # integer settings read back as floats where other rows (the codecs') lack them
+    rows = rows.assign(first_layer_bits=first.astype(int), bits=rows["bits"].astype(int),
+                       float_bits=rows["float_bits"].astype(int))
     # scores from before the training objective was a setting: mse
     return rows.assign(loss=rows["loss"].fillna("mse") if "loss" in rows else "mse",
                        loss_weight=rows["loss_weight"].fillna(0.0) if "loss_weight" in rows else 0.0)
@@ -54,7 +56,8 @@ def provenance(scores: pd.DataFrame, source: str) -> dict:
     rows = curve_rows(scores)
 
     def distinct(column):
-        return sorted({v.item() if hasattr(v, "item") else v for v in rows[column].dropna()}) if column in rows else []
+        values = {v.item() if hasattr(v, "item") else v for v in rows[column].dropna()} if column in rows else set()
+        return sorted(int(v) if isinstance(v, float) and v.is_integer() else v for v in values)  # 1000, not 1000.0
 
     def one(column):
         values = distinct(column)
