@@ -15,7 +15,7 @@ fit, up to rounding), then each stream is quantized within the target and writte
 clips as the fits saw them and OUT/encoded-SPEC.json. Objectives can run as parallel processes
 into one OUT. `score` decodes every stream with each decoder variant (and `siamese` at each
 --alphas, and with --gate followed by a pause gate) and scores it against its clip: PESQ-WB,
-ViSQOL (speech), PSNR, STOI. It reports the stream's own variant (`encode` names the best by
+ViSQOL (speech), PSNR, STOI and the SNR by band. It reports the stream's own variant (`encode` names the best by
 PESQ + ViSQOL where the metrics are installed, else the reference) and the best variant chosen
 at score time. The alphas and the gate are the decoder-side study: would a variant tuned for
 low rates (another noise-estimate amplitude, chosen by the encoder and stored in the stream, or
@@ -137,11 +137,32 @@ def score(args) -> None:
                 rows.append({**{k: e[k] for k in ("clip", "spec", "loss", "loss_weight", "plan", "kbps")},
                              "variant": "siamese+gate" if gated else variant if alpha == DEFAULT_ALPHA else f"siamese a={alpha:g}",
                              "stream_variant": stream.header.variant,
-                             **{m: r.value for m, r in results.items()}})
+                             **{m: r.value for m, r in results.items()}, **band_snrs(ref, signal, rate)})
             print(f"scored {e['clip']} {e['spec']}", flush=True)
     df = pd.DataFrame(rows)
     df.to_csv(out / "scores.csv", index=False)
     common.write_score_summary(args, NAME, TITLE, summary(df, runs), runs[0]["provenance"])
+
+
+BANDS_HZ = (0, 1000, 3000, 5000, 8000, None)  # None: up to half the sample rate
+
+
+def band_label(low: int, high: int | None) -> str:
+    return f"{low / 1000:g}-{high / 1000:g} kHz" if high else f"> {low / 1000:g} kHz"
+
+
+def band_snrs(ref, decoded, rate: int) -> dict:
+    """SNR (dB) in each band of BANDS_HZ: the clip's power over the error's there (Welch)."""
+    import numpy as np
+    from scipy.signal import welch
+
+    f, signal = welch(ref, rate, nperseg=1024)
+    _, error = welch(decoded - ref, rate, nperseg=1024)
+    snrs = {}
+    for low, high in zip(BANDS_HZ, BANDS_HZ[1:]):
+        band = (f >= low) & (f < (high or rate))
+        snrs[band_label(low, high)] = float(10 * np.log10(signal[band].sum() / max(error[band].sum(), 1e-20)))
+    return snrs
 
 
 def pause_gate(signal, noise, rate: int, floor_db: float = -20.0, frame_seconds: float = 0.02):
@@ -190,6 +211,13 @@ def summary(df, runs) -> str:
             r = own[(own["clip"] == clip) & (own.spec == spec)].iloc[0]
             cells.append(f"{r.pesq:.2f} / {r.visqol:.2f} / {r.psnr:.1f}")
         lines.append(f"| {clip} | " + " | ".join(cells) + " |")
+    bands = [band_label(low, high) for low, high in zip(BANDS_HZ, BANDS_HZ[1:])]
+    lines += ["", "## Where the error sits (the stream's own variant, means over the clips)", "",
+              "SNR in each band (dB): the clip's power there over the error's (Welch).", "",
+              "| objective | " + " | ".join(bands) + " |", "|---|" + "---:|" * len(bands)]
+    for spec in specs:
+        a = own[own.spec == spec]
+        lines.append(f"| `{spec}` | " + " | ".join(f"{a[b].mean():.1f}" for b in bands) + " |")
     lines += ["", "## Decoder variants (means over the clips)", "",
               "| objective | " + " | ".join(dict.fromkeys(df.variant)) + " |", "|---|" + "---:|" * df.variant.nunique()]
     means = df.groupby(["spec", "variant"])[["pesq", "visqol"]].mean()
