@@ -481,7 +481,11 @@ def test_plot_rate_quality(tmp_path, scores, saved):
     assert music.get_title() == "demo-music (music)\nmode: audio-48k"
     for ax in (speech, music):
         assert (ax.get_xlabel(), ax.get_ylabel()) == ("Bitrate (kbps)", "ViSQOL MOS ↑")
-    assert rq._suptitle.get_text() == "Rate–quality: ViSQOL MOS  (mean ± 95 % CI; faint: clips)"
+    assert rq._suptitle.get_text() == "Rate–quality: ViSQOL MOS  (mean ± 95 % CI, cut at the axes; faint: clips)"
+    for ax, dataset in ((speech, "demo-speech"), (music, "demo-music")):  # the axes span the points, with a margin
+        values = scores[(scores.status == "ok") & (scores.dataset == dataset)].visqol.dropna()
+        low, high = ax.get_ylim()
+        assert low < values.min() and high > values.max() and high - low < 1.3 * (values.max() - values.min()) + 1.01
     (legend,) = rq.legends
     assert legend.get_title().get_text() == "Ablation / Variant" and _texts(legend.get_texts()) == SERIES
     # the hand-checked group's mean point: ViSQOL 2.0 near its 150.01 kbps (dodged sideways from its

@@ -413,6 +413,23 @@ def plot_metric_bars(
 DODGE_FRACTION = 0.012  # sideways step between coinciding points, as a fraction of the panel's x span
 
 
+def _limits_from_points(ax, x, y, log_x: bool) -> None:
+    """Axes spanning the points (clips and means) with a margin, not the error bars: with two or
+    three clips a Student-t interval is many times the spread and would squash every curve."""
+    x, y = (np.asarray(pd.to_numeric(v, errors="coerce"), dtype=float) for v in (x, y))
+    y = y[np.isfinite(y)]
+    if y.size:
+        pad = 0.08 * (y.max() - y.min()) or 0.5
+        ax.set_ylim(y.min() - pad, y.max() + pad)
+    x = x[np.isfinite(x) & ((x > 0) | (not log_x))]
+    if x.size:
+        if log_x:
+            ax.set_xlim(x.min() / 1.25, x.max() * 1.25)
+        else:
+            pad = 0.08 * (x.max() - x.min()) or 0.5
+            ax.set_xlim(x.min() - pad, x.max() + pad)
+
+
 def _dodge(xs: list[float], log_x: bool) -> list[float]:
     """Sideways shifts (factors on a log axis, offsets on a linear one) that spread points whose x
     values coincide within 1 % symmetrically around their true x; 1.0 / 0.0 for the others."""
@@ -561,6 +578,7 @@ def plot_rate_quality(
         for key, xy in means.items():
             if len(xy) > 1:  # several operating points of one series: a rate-quality curve
                 ax.plot(*zip(*sorted(xy)), color=colours[key], linewidth=1.2)
+        _limits_from_points(ax, rows["kbps"], rows[metric], log_x)  # few clips' CIs would flatten the curves
         if log_x:
             ax.set_xscale("log")
             wide = kbps_all.max() / kbps_all.min() > 8
@@ -593,7 +611,7 @@ def plot_rate_quality(
         )
         for k in keys
     ]
-    fig.suptitle(title + "  (mean ± 95 % CI; faint: clips)")
+    fig.suptitle(title + "  (mean ± 95 % CI, cut at the axes; faint: clips)")
     bottom = 0.0
     if dodged:
         note = "Series at the same bitrate are offset sideways for legibility."
