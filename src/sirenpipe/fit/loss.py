@@ -25,6 +25,7 @@ import math
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from .config import LOSSES, FitConfig
 
@@ -85,6 +86,8 @@ class Filtered(_Mixed):
         self.segment = segment
 
     def term(self, pred, target, index):
+        if index is None:
+            return self._whole_clip_term(pred - target)
         clips, _, heads = pred.shape
         k = self.taps.shape[-1]
         stretches = _stretches(pred - target, index, self.segment)  # (clips, S, L, heads)
@@ -96,6 +99,22 @@ class Filtered(_Mixed):
         taps = torch.take_along_dim(self.taps.unsqueeze(1), frames.unsqueeze(-1), dim=2)  # (clips, S, L-k+1, K)
         weighted = torch.einsum("csthk,cstk->csth", windows, taps.flip(-1))
         return torch.mean(weighted**2, dim=(1, 2, 3))
+
+
+    def _whole_clip_term(self, error: torch.Tensor) -> torch.Tensor:
+        """term() of whole clips (clips, N, heads), as one grouped convolution per clip (a
+        filter per frame): the same value as the stretch path, without its (N, taps) windows."""
+        clips, n, heads = error.shape
+        k, frame = self.taps.shape[-1], self.frame
+        frames = -(-n // frame)
+        taps = self.taps[:, torch.arange(frames, device=error.device).clamp_max(self.taps.shape[1] - 1)]
+        # padded[k - 1 + t] = e[t]; frame f's outputs t = f*frame .. read padded[f*frame : f*frame + frame + k - 1]
+        padded = F.pad(error.permute(0, 2, 1), (k - 1, frames * frame - n))
+        segments = padded.unfold(2, frame + k - 1, frame)  # (clips, heads, frames, frame + k - 1)
+        out = torch.stack([F.conv1d(segments[c], taps[c].flip(-1).unsqueeze(1), groups=frames)
+                           for c in range(clips)])  # (clips, heads, frames, frame)
+        valid = out.reshape(clips, heads, -1)[:, :, k - 1 : n]  # t >= k - 1: a full history, as the stretches
+        return torch.mean(valid**2, dim=(1, 2))
 
 
 class Spectral(_Mixed):
