@@ -8,6 +8,7 @@ import os
 import numpy as np
 import pytest
 import torch
+from conftest import speech_like
 from scipy.signal import welch
 
 from sirenpipe.fit import LOSSES, FitConfig, Trainer, fit
@@ -196,3 +197,15 @@ def test_each_objective_moves_the_error_where_it_says(speech):
     for shaped in ("lpc", "preemphasis"):
         assert high[shaped] > high["mse"] + 1 and low[shaped] < low["mse"], (shaped, high, low)
     assert quiet_snr(speech, decoded["segmental"]) > quiet_snr(speech, decoded["mse"]) + 2
+
+
+@pytest.mark.parametrize("loss", ["lpc", "preemphasis"])
+def test_the_whole_clip_filtered_term_equals_the_stretch_path(loss):
+    x = speech_like(16000, 1.0)
+    objective = build_objective(FitConfig(loss=loss), [x], 16000, "cpu")
+    pred = torch.as_tensor(x)[None, :, None] + 0.05 * torch.randn(1, len(x), 2, generator=torch.Generator().manual_seed(0))
+    target = torch.as_tensor(x)[None, :, None]
+    whole = objective.term(pred, target, None)
+    objective.segment = len(x)  # one stretch from sample 0: the general path over the whole clip
+    stretch = objective.term(pred, target, torch.arange(len(x))[None])
+    torch.testing.assert_close(whole, stretch, rtol=1e-5, atol=0)
