@@ -4,8 +4,8 @@ FitConfig (:mod:`.config`) needs no torch; the trainer (:mod:`.trainer`) is impo
 """
 
 from .._lazy import lazy_exports
-from .config import DEFAULT_LOSS_WEIGHTS, LOSSES, PRECISIONS, FitConfig
+from .config import DEFAULT_LOSS_WEIGHTS, LATENT_LR, LATENT_RATE_WEIGHT, LOSSES, PRECISIONS, FitConfig
 
 __getattr__ = lazy_exports(__name__, {".trainer": ("FitResult", "Trainer", "fit", "fit_many", "time_grid")})
 
-__all__ = ["DEFAULT_LOSS_WEIGHTS", "LOSSES", "PRECISIONS", "FitConfig", "FitResult", "Trainer", "fit", "fit_many", "time_grid"]
+__all__ = ["DEFAULT_LOSS_WEIGHTS", "LATENT_LR", "LATENT_RATE_WEIGHT", "LOSSES", "PRECISIONS", "FitConfig", "FitResult", "Trainer", "fit", "fit_many", "time_grid"]

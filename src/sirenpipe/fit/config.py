@@ -18,6 +18,10 @@ LOSSES = {
 # `python -m benchmarks.objectives` measured best at 24 kbps on 10 s speech (docs/results/objectives.md).
 DEFAULT_LOSS_WEIGHTS = {"mse": 0.0, "segmental": 1.0, "preemphasis": 4.0, "lpc": 64.0, "mrstft": 0.01}
 
+# The latent-grid family's defaults where FitConfig's are the SIREN's (docs/design/latent-grid.md section 5)
+LATENT_LR = 1e-2  # Cool-chic's and C3's start learning rate
+LATENT_RATE_WEIGHT = 2e-4  # its rate weight when none is given, and the start of an adaptive one
+
 
 @dataclass(frozen=True)
 class FitConfig:

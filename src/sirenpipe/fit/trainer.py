@@ -48,7 +48,8 @@ class FitResult:
     steps: int
     config: FitConfig = field(repr=False, default_factory=FitConfig)
     quant: QuantConfig | None = None  # the quantizer a quantization- or rate-aware fit trained with
-    rate_bits: float | None = None  # rate-aware fits: the final estimate of the weights' coded bits
+    rate_bits: float | None = None  # rate-aware fits: the final estimate of the weights' (or latents') coded bits
+    rate_history: list[float] | None = None  # latent-grid fits: estimated bits per sample at each step
 
     @property
     def final_loss(self) -> float:

@@ -2,14 +2,19 @@
 imported on first use of INR or build_model)."""
 
 from .._lazy import lazy_exports
-from .config import (ARCHITECTURES, PRESETS, INRConfig, input_weight_names, model_config, register_architecture,
-                     register_preset)
+from .config import (ARCHITECTURES, PRESETS, INRConfig, ModelConfig, config_from_dict, input_weight_names, model_config,
+                     register_architecture, register_preset)
+from .latent_config import LatentGridConfig
 
-__getattr__ = lazy_exports(__name__, {".inr": ("INR", "build_model")})
+__getattr__ = lazy_exports(__name__, {".inr": ("INR", "build_model"), ".latent": ("LatentGridModel",)})
 
 __all__ = [
     "INR",
     "INRConfig",
+    "LatentGridConfig",
+    "LatentGridModel",
+    "ModelConfig",
+    "config_from_dict",
     "ARCHITECTURES",
     "PRESETS",
     "build_model",

@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import asdict, dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Union
+
+from .latent_config import LatentGridConfig
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,8 @@ class INRConfig:
     pe_sigma: float = 2.0
     omega_0: float = 30.0
     omega: float = 30.0
+
+    family = "siren"
 
     def __post_init__(self):
         object.__setattr__(self, "shared", tuple(int(w) for w in self.shared))
@@ -101,7 +105,8 @@ def input_weight_names(names: Iterable[str]) -> set[str]:
     return trunk or {n for n in names if re.search(r"(^|\.)heads\.\d+\.0\.", n)}
 
 
-ARCHITECTURES: dict[str, Callable[..., INRConfig]] = {}
+ModelConfig = Union[INRConfig, LatentGridConfig]  # a config of either model family
+ARCHITECTURES: dict[str, Callable[..., ModelConfig]] = {}
 PRESETS: dict[str, tuple[str, dict]] = {}
 
 
@@ -140,6 +145,12 @@ def siamese(
     )
 
 
+@register_architecture("latent_grid")
+def latent_grid(**overrides) -> LatentGridConfig:
+    """Latent grids with an autoregressive entropy model (models/latent_config.py)."""
+    return LatentGridConfig(**overrides)
+
+
 def register_preset(name: str, arch: str, **overrides) -> None:
     PRESETS[name] = (arch, overrides)
 
@@ -159,10 +170,22 @@ register_preset("siamese-0-3x128", "siamese", shared=(), head_widths=(128, 128, 
 # 2x256 / 1x128 = siamese-siren).
 register_preset("siren-3x256", "pe_siren", omega_0=100.0, omega=100.0)
 register_preset("siamese-2x256-1x128", "siamese")
+# The latent-grid family (docs/design/latent-grid.md): grids every 4..256 / 2..512 / 2..1024 samples
+register_preset("lg-xs", "latent_grid", min_stride_log2=2, num_grids=7, trunk=(12, 12), head_widths=(), arm_context=5,
+                arm_hidden=1)
+register_preset("lg-s", "latent_grid")
+register_preset("lg-m", "latent_grid", num_grids=10, trunk=(32, 32), head_widths=(16,), arm_context=12)
 
 
-def model_config(preset: str | None = None, arch: str | None = None, **overrides) -> INRConfig:
-    """The INRConfig of a preset (and/or an architecture) with overrides applied."""
+def config_from_dict(d: dict) -> ModelConfig:
+    """A config of either family from its to_dict()."""
+    if not isinstance(d, dict):
+        raise ValueError(f"a model config is a mapping, got {type(d).__name__}")
+    return LatentGridConfig.from_dict(d) if d.get("arch") == "latent_grid" else INRConfig.from_dict(d)
+
+
+def model_config(preset: str | None = None, arch: str | None = None, **overrides) -> ModelConfig:
+    """The config (INRConfig, or LatentGridConfig) of a preset (and/or an architecture) with overrides applied."""
     if preset is not None:
         if preset not in PRESETS:
             raise KeyError(f"unknown preset {preset!r}; known: {', '.join(sorted(PRESETS))}")
