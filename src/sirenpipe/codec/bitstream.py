@@ -19,6 +19,8 @@ Layout (little endian):
                          bias:   f32 or f16 values
     crc32     u32      CRC-32 of every byte before it
 
+Version 4 holds a latent-grid model instead (header without quant; its payload: bitstream_v4.py).
+
 The header bounds every allocation before the payload is read: version 1's payload size
 follows from the header alone and must match exactly; version 2 and 3's fixed parts (scales, biases,
 one mode byte per weight tensor) must fit in the payload, the model may have at most
@@ -37,13 +39,14 @@ import numpy as np
 
 from ..errors import BitstreamError
 from ..models import INR, INRConfig, input_weight_names
+from ..models.latent_config import LatentGridConfig
 from .entropy import MODE_NAMES, decode_codes, encode_codes
 from .header import CRC as _CRC, MAGIC, PREFIX as _PREFIX, StreamHeader
 from .quantize import QuantConfig, QuantizedTensor, dequantize_state, is_quantized, packed_size, quantize_state, unpack_ints
 from .variants import allowed_variants
 
 FORMAT_VERSION = 3  # the newest compress() writes: 3 with first_layer_bits, else 2 (byte-identical to before it)
-READABLE_VERSIONS = (1, 2, 3)
+READABLE_VERSIONS = (1, 2, 3, 4)
 MAX_PARAMETERS = 2**24  # a version-2 or -3 header naming a larger model is refused before any allocation
 MAX_HEADER_BYTES = 65536
 MAX_SAMPLES = 2**31 - 1
@@ -73,9 +76,10 @@ class TensorRecord:
 @dataclass
 class DecodedStream:
     header: StreamHeader
-    model: INR  # dequantized float weights, CPU, eval mode
+    model: INR | None  # dequantized float weights, CPU, eval mode (None for a latent-grid stream)
     version: int = FORMAT_VERSION
     tensors: tuple[TensorRecord, ...] = ()
+    latent: "LatentPayload | None" = None  # version 4: latents and network integers (bitstream_v4)
 
 
 def compress(model: INR, *, sample_rate: int, num_samples: int, peak_scale: float, quant: QuantConfig = QuantConfig(),
@@ -100,6 +104,19 @@ def compress(model: INR, *, sample_rate: int, num_samples: int, peak_scale: floa
         else:
             body += value.astype(floats).tobytes()
     return bytes(body + _CRC.pack(zlib.crc32(body)))
+
+
+def compress_latent(payload, config: LatentGridConfig, *, sample_rate: int, num_samples: int, peak_scale: float,
+                    preset: str | None = None, variant: str | None = None) -> bytes:
+    """Serialize a latent-grid model (a bitstream_v4.LatentPayload: integer latents and network
+    codes) with the clip's metadata into .sirn bytes, version 4."""
+    from .bitstream_v4 import VERSION, write_payload
+
+    header = StreamHeader(config, int(sample_rate), int(num_samples), float(peak_scale), None, preset, variant)
+    _validate_header(header, VERSION)
+    header_bytes = header.to_json()
+    body = _PREFIX.pack(MAGIC, VERSION, len(header_bytes)) + header_bytes + write_payload(payload, config)
+    return body + _CRC.pack(zlib.crc32(body))
 
 
 def read_header(data: bytes) -> tuple[StreamHeader, int]:
@@ -128,6 +145,11 @@ def decompress(data: bytes) -> DecodedStream:
     """Rebuild the (dequantized) INR from .sirn bytes; any defect raises BitstreamError."""
     header, offset = read_header(data)
     version = data[4]
+    if version == 4:
+        from .bitstream_v4 import read_payload
+
+        payload = read_payload(memoryview(bytes(data))[offset : len(data) - _CRC.size], header.model, header.num_samples)
+        return DecodedStream(header, None, version, latent=payload)
     shapes = header.model.parameter_shapes()
     available = len(data) - _CRC.size - offset
     if version == 1:
@@ -207,6 +229,14 @@ def _read_tensor(view: memoryview, offset: int, name: str, shape, quant: QuantCo
 def _parse_header(raw: bytes, version: int = FORMAT_VERSION) -> StreamHeader:
     try:
         d = json.loads(raw.decode("utf-8"))
+        if version == 4:
+            if "quant" in d:
+                raise ValueError("a version 4 header has no quant")
+            config = LatentGridConfig.from_dict(d["model"])
+            header = StreamHeader(config, d["sample_rate"], d["num_samples"], d["peak_scale"], None, d.get("preset"),
+                                  d.get("variant"))
+            _validate_header(header, version)
+            return header
         quant = d["quant"]
         if version == 1:  # version 1 knew bits and per_channel only: fixed-length codes, fp32 floats
             if set(quant) != {"bits", "per_channel"}:
@@ -225,6 +255,8 @@ def _parse_header(raw: bytes, version: int = FORMAT_VERSION) -> StreamHeader:
             variant=d.get("variant") if version >= 2 else None,
         )
         header.model.parameter_shapes()  # the architecture must have a geometry
+    except BitstreamError:
+        raise
     except Exception as exc:  # any malformed field: JSON, types, ranges
         raise BitstreamError(f"corrupt .sirn header: {type(exc).__name__}: {exc}") from None
     _validate_header(header)
@@ -233,13 +265,16 @@ def _parse_header(raw: bytes, version: int = FORMAT_VERSION) -> StreamHeader:
     return header
 
 
-def _validate_header(h: StreamHeader) -> None:
+def _validate_header(h: StreamHeader, version: int = FORMAT_VERSION) -> None:
+    from .bitstream_v4 import MAX_SAMPLES_V4
+
+    most_samples = MAX_SAMPLES_V4 if version == 4 else MAX_SAMPLES
     checks = [
         (isinstance(h.sample_rate, int) and 1 <= h.sample_rate <= MAX_SAMPLE_RATE, f"sample rate {h.sample_rate}"),
-        (isinstance(h.num_samples, int) and 1 <= h.num_samples <= MAX_SAMPLES, f"sample count {h.num_samples}"),
+        (isinstance(h.num_samples, int) and 1 <= h.num_samples <= most_samples, f"sample count {h.num_samples}"),
         (isinstance(h.peak_scale, float) and math.isfinite(h.peak_scale) and h.peak_scale > 0, f"peak scale {h.peak_scale}"),
         (h.preset is None or (isinstance(h.preset, str) and len(h.preset) <= 128), "preset name"),
-        (isinstance(h.quant.per_channel, bool), "quantization flag"),
+        (h.quant is None or isinstance(h.quant.per_channel, bool), "quantization flag"),
         (h.variant is None or h.variant in allowed_variants(h.model.num_heads), "decoder variant"),
     ]
     for ok, what in checks:

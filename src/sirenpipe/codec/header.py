@@ -8,6 +8,7 @@ import struct
 from dataclasses import dataclass
 
 from ..models.config import INRConfig
+from ..models.latent_config import LatentGridConfig
 from .quantize import QuantConfig
 
 MAGIC = b"SIRN"
@@ -17,11 +18,11 @@ CRC = struct.Struct("<I")  # CRC-32 of everything before it
 
 @dataclass
 class StreamHeader:
-    model: INRConfig
+    model: INRConfig | LatentGridConfig
     sample_rate: int
     num_samples: int
     peak_scale: float
-    quant: QuantConfig
+    quant: QuantConfig | None  # None for a latent-grid model (version 4), whose networks carry their own steps
     preset: str | None = None
     # the decoder variant the encoder measured best for this clip (version 2; None: the
     # reference decoder for the head count, codec.variants.default_variant)
@@ -38,8 +39,9 @@ class StreamHeader:
             "sample_rate": self.sample_rate,
             "num_samples": self.num_samples,
             "peak_scale": self.peak_scale,
-            "quant": self.quant.to_dict(),
         }
+        if self.quant is not None:
+            d["quant"] = self.quant.to_dict()
         if self.variant is not None:
             d["variant"] = self.variant
         return json.dumps(d, sort_keys=True, separators=(",", ":")).encode()

@@ -1,5 +1,6 @@
 """Synthesis: evaluate an INR on a time grid at any sample rate, from a decoded stream or from a
-float model that was never quantized (synthesize_model)."""
+float model that was never quantized (synthesize_model). A latent-grid model renders the clip's
+own samples; other rates are resampled from them (polyphase)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import numpy as np
 import torch
 
 from ..models import INR
+from ..models.latent import LatentGridModel
 from .bitstream import DecodedStream
 
 
@@ -40,7 +42,38 @@ def synthesize(stream: DecodedStream, sample_rate: int | None = None) -> np.ndar
     """All heads' outputs of a decoded stream at `sample_rate` (default: the clip's), level
     restored: (heads, M)."""
     h = stream.header
+    if stream.latent is not None:
+        return synthesize_latent(latent_model(stream), h.sample_rate, sample_rate, h.peak_scale)
     return synthesize_model(stream.model, h.num_samples, h.sample_rate, sample_rate, h.peak_scale)
+
+
+def latent_model(stream: DecodedStream) -> LatentGridModel:
+    """The latent-grid model a version-4 stream holds: its decoded latents and dequantized networks."""
+    h = stream.header
+    model = LatentGridModel(h.model, h.num_samples)
+    state = {k: torch.as_tensor(v) for k, v in stream.latent.network_state().items()}
+    model.load_state_dict({**model.state_dict(), **state})
+    model.set_latents(stream.latent.latents)
+    return model.eval()
+
+
+@torch.no_grad()
+def synthesize_latent(model: LatentGridModel, clip_rate: int, sample_rate: int | None = None,
+                      peak_scale: float = 1.0) -> np.ndarray:
+    """All heads' outputs (heads, M) of a latent-grid model at `sample_rate` (default: clip_rate), times peak_scale."""
+    if sample_rate is not None and sample_rate <= 0:
+        raise ValueError(f"sample rate must be positive, got {sample_rate}")
+    heads = model.eval()("hard").T.cpu().numpy().astype(np.float64)
+    rate = sample_rate or clip_rate
+    if rate != clip_rate:
+        from math import gcd
+
+        from scipy.signal import resample_poly
+
+        g = gcd(rate, clip_rate)
+        heads = resample_poly(heads, rate // g, clip_rate // g, axis=1)
+        heads = heads[:, : output_length(model.num_samples, clip_rate, rate)]
+    return heads.astype(np.float32) * np.float32(peak_scale)
 
 
 def time_axis(num_samples: int, clip_rate: int, n: int, rate: int) -> torch.Tensor:
