@@ -102,13 +102,15 @@ def _add_encode(sub) -> None:
     p.add_argument("--offset", type=float, default=0.0, help="seconds to skip at the start (default: 0)")
     p.add_argument("--sample-rate", type=int, default=22050, help="rate the clip is fitted at (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=None, help="random mini-batch size (default: full batch)")
-    p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default: %(default)s)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="Adam learning rate (default: 1e-4, the paper's; for the latent-grid presets lg-*, 1e-2)")
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the training step: faster steps after a slow first compile (pays for long full-batch fits)")
     p.add_argument("--precision", default="fp32", choices=PRECISIONS,
                    help="bf16 autocast: faster steps on hardware with bf16 matmuls, higher loss per step (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    kbps.help = ("target bitrate: rate control chooses the model width, bit width, quantization-aware fitting, "
+    kbps.help = ("target bitrate. With a latent-grid preset (lg-*), the fit's rate weight adapts so that the file is at "
+                 "most this many kbps. Otherwise rate control chooses the model width, bit width, quantization-aware fitting, "
                  "rate weight and training objective (from the rate-distortion sweep's measurements) so that the file is at most this many "
                  f"kbps for this clip, and prints its choice; excludes {', '.join(_rate_controlled_options())}")
     p.set_defaults(func=_encode)
@@ -145,11 +147,37 @@ def _encode(args) -> None:
         raise ValueError("--loss-weight weighs the term of an objective other than mse; give --loss too")
     if args.rate_model is not None and args.kbps is None:
         raise ValueError("--rate-model is what --kbps plans from; give --kbps too")
+    from .fit import LATENT_LR
+    from .models import model_config
+
+    latent = model_config(args.preset).family == "latent_grid"
+    if latent:
+        siren_only = {"--bits": args.bits, "--first-layer-bits": args.first_layer_bits, "--coding": args.coding,
+                      "--float-bits": args.float_bits, "--rate-model": args.rate_model, "--batch-size": args.batch_size}
+        siren_only.update({"--per-channel": args.per_channel or None, "--qat": args.qat or None,
+                           "--compile": args.compile or None, "--precision": None if args.precision == "fp32" else args.precision})
+        given = [flag for flag, value in siren_only.items() if value is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)} apply to the SIREN presets, not to the latent-grid preset {args.preset}")
+        if args.kbps is not None and args.rate_weight:
+            raise ValueError("--kbps adapts the rate weight itself; drop --rate-weight")
     clip = load_clip(args.input, sample_rate=args.sample_rate, duration=args.duration, offset=args.offset, pad=args.pad)
-    fit_config = FitConfig(steps=args.steps, lr=args.lr, batch_size=args.batch_size, seed=args.seed, device=args.device,
+    lr = args.lr if args.lr is not None else LATENT_LR if latent else 1e-4
+    fit_config = FitConfig(steps=args.steps, lr=lr, batch_size=args.batch_size, seed=args.seed, device=args.device,
                            compile=args.compile, precision=args.precision, quant_aware=args.qat,
                            qat_fraction=args.qat_fraction, rate_weight=args.rate_weight, loss=args.loss or "mse",
                            loss_weight=args.loss_weight)
+    if latent:
+        from .encoder.api import encode_latent_at_rate
+
+        if args.kbps is not None:
+            encoded = encode_latent_at_rate(clip, args.kbps, model_config(args.preset), fit_config, progress=not args.quiet,
+                                            preset=args.preset)
+        else:
+            encoded = encode_clip(clip, args.preset, fit_config=fit_config, progress=not args.quiet)
+        write_bytes(args.output, encoded.data)
+        _print_latent_encode(args.output, encoded, clip)
+        return
     if args.kbps is not None:
         rate_model = load_rate_model(args.rate_model)
         plan = plan_rate(args.kbps, len(clip.samples), clip.sample_rate, args.preset, rate_model, args.loss)
@@ -174,6 +202,15 @@ def _encode(args) -> None:
         f"{q.coding} codes, decoder variant {encoded.variant}, final loss {r.final_loss:.3e}, "
         f"{r.steps} steps in {r.seconds:.1f} s on {r.device}, seed {r.seed}" + "".join(f", {a}" for a in aware)
     )
+
+
+def _print_latent_encode(output, encoded, clip) -> None:
+    r, n = encoded.fit, encoded.networks
+    print(f"{output}: {len(encoded.data)} bytes, {len(encoded.data) * 8 / clip.duration / 1000:.1f} kbps, "
+          f"{clip.duration:.2f} s at {clip.sample_rate} Hz, latent grid ({r.model.num_parameters():,} network parameters, "
+          f"latents {n['latent_bits'] / 8:,.0f} bytes, networks {(n['arm_bits'] + n['synthesis_bits']) / 8:,.0f} bytes), "
+          f"rate weight {r.config.rate_weight:.3g}, loss {r.config.loss}, decoder variant {encoded.variant}, "
+          f"final loss {r.final_loss:.3e}, {r.steps} steps in {r.seconds:.1f} s on {r.device}, seed {r.seed}")
 
 
 # --- decode ------------------------------------------------------------------------------
@@ -223,6 +260,8 @@ def _info(args) -> None:
     stream = decompress(data)
     h = stream.header
     variant = h.variant or default_variant(h.model.num_heads)
+    if stream.latent is not None:
+        return _latent_info(args, data, stream, variant)
     info = {
         "file": args.input,
         "preset": h.preset,
@@ -260,6 +299,28 @@ def _info(args) -> None:
     print(f"{'tensor':30s} {'count':>8s} {'bits':>5s} {'coding':>9s} {'bytes':>8s} {'coded bits/value':>17s}")
     for t in stream.tensors:
         print(f"{t.name:30s} {t.count:8,d} {t.bits:5d} {t.coding:>9s} {t.bytes:8,d} {t.coded_bits_per_value:17.3f}")
+
+
+def _latent_info(args, data: bytes, stream, variant: str) -> None:
+    h, payload = stream.header, stream.latent
+    info = {"file": args.input, "preset": h.preset, "model": h.model.to_dict(), "format_version": stream.version,
+            "bytes": len(data), "kbps": len(data) * 8 / h.duration / 1000, "network_parameters": h.model.num_parameters(),
+            "latents": [len(v) for v in payload.latents], "strides": list(h.model.strides()),
+            "part_bytes": payload.sizes, "shifts": {m: [s.weight, s.bias] for m, s in payload.shifts.items()},
+            "macs_per_sample": h.model.macs_per_sample(), "sample_rate": h.sample_rate, "num_samples": h.num_samples,
+            "duration_s": h.duration, "peak_scale": h.peak_scale, "variant": variant,
+            "variant_chosen_by_encoder": h.variant is not None}
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return
+    print(f"file:        {args.input}")
+    print(f"preset:      {h.preset or '(custom)'} (latent grid: {h.model.num_grids} grids, strides {h.model.strides()[0]}.."
+          f"{h.model.strides()[-1]}, {h.model.num_heads} heads)")
+    print(f"size:        {len(data):,} bytes, {info['kbps']:.1f} kbps (format version {stream.version})")
+    print(f"parts:       " + ", ".join(f"{k} {v:,} bytes" for k, v in payload.sizes.items()))
+    print(f"decoding:    {info['macs_per_sample']['total']:,.0f} MACs per sample")
+    print(f"audio:       {h.duration:.3f} s, {h.num_samples} samples at {h.sample_rate} Hz, peak {h.peak_scale:.4f}")
+    print(f"decoder:     {variant}")
 
 
 # --- score -------------------------------------------------------------------------------
