@@ -29,7 +29,7 @@ def test_parameter_counts_match_the_paper(preset):
 
 def test_every_preset_builds_and_maps_time_to_heads():
     t = torch.linspace(-1, 1, 50).unsqueeze(-1)
-    for name in PRESETS:
+    for name in [p for p in PRESETS if model_config(p).family == "siren"]:  # the latent grids: test_latent_grid.py
         model = build_model(name)
         assert model(t).shape == (50, model.config.num_heads)
 

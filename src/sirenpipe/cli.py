@@ -138,15 +138,6 @@ def _encode(args) -> None:
 
     if args.duration is not None and args.duration <= 0:
         raise ValueError(f"--duration must be positive, got {args.duration}")
-    # value options are given when set at all; the flags and --rate-weight when not at their off value
-    off = {"per_channel": False, "qat": False, "rate_weight": 0.0, "loss_weight": None}
-    given = [flag for flag, dest in _rate_controlled_options().items() if getattr(args, dest) != off.get(dest)]
-    if args.kbps is not None and given:
-        raise ValueError(f"--kbps chooses the quantization and fitting recipe itself; drop {', '.join(given)}")
-    if args.loss_weight is not None and args.kbps is None and (args.loss or "mse") == "mse":
-        raise ValueError("--loss-weight weighs the term of an objective other than mse; give --loss too")
-    if args.rate_model is not None and args.kbps is None:
-        raise ValueError("--rate-model is what --kbps plans from; give --kbps too")
     from .fit import LATENT_LR
     from .models import model_config
 
@@ -155,12 +146,22 @@ def _encode(args) -> None:
         siren_only = {"--bits": args.bits, "--first-layer-bits": args.first_layer_bits, "--coding": args.coding,
                       "--float-bits": args.float_bits, "--rate-model": args.rate_model, "--batch-size": args.batch_size}
         siren_only.update({"--per-channel": args.per_channel or None, "--qat": args.qat or None,
+                           "--qat-fraction": None if args.qat_fraction == 0.5 else args.qat_fraction,
                            "--compile": args.compile or None, "--precision": None if args.precision == "fp32" else args.precision})
         given = [flag for flag, value in siren_only.items() if value is not None]
         if given:
             raise ValueError(f"{', '.join(given)} apply to the SIREN presets, not to the latent-grid preset {args.preset}")
         if args.kbps is not None and args.rate_weight:
             raise ValueError("--kbps adapts the rate weight itself; drop --rate-weight")
+    # value options are given when set at all; the flags and --rate-weight when not at their off value
+    off = {"per_channel": False, "qat": False, "rate_weight": 0.0, "loss_weight": None}
+    given = [flag for flag, dest in _rate_controlled_options().items() if getattr(args, dest) != off.get(dest)]
+    if args.kbps is not None and given and not latent:
+        raise ValueError(f"--kbps chooses the quantization and fitting recipe itself; drop {', '.join(given)}")
+    if args.loss_weight is not None and args.kbps is None and (args.loss or "mse") == "mse":
+        raise ValueError("--loss-weight weighs the term of an objective other than mse; give --loss too")
+    if args.rate_model is not None and args.kbps is None:
+        raise ValueError("--rate-model is what --kbps plans from; give --kbps too")
     clip = load_clip(args.input, sample_rate=args.sample_rate, duration=args.duration, offset=args.offset, pad=args.pad)
     lr = args.lr if args.lr is not None else LATENT_LR if latent else 1e-4
     fit_config = FitConfig(steps=args.steps, lr=lr, batch_size=args.batch_size, seed=args.seed, device=args.device,

@@ -270,8 +270,8 @@ def _validate_header(h: StreamHeader, version: int = FORMAT_VERSION) -> None:
 
     most_samples = MAX_SAMPLES_V4 if version == 4 else MAX_SAMPLES
     checks = [
-        (isinstance(h.sample_rate, int) and 1 <= h.sample_rate <= MAX_SAMPLE_RATE, f"sample rate {h.sample_rate}"),
-        (isinstance(h.num_samples, int) and 1 <= h.num_samples <= most_samples, f"sample count {h.num_samples}"),
+        (type(h.sample_rate) is int and 1 <= h.sample_rate <= MAX_SAMPLE_RATE, f"sample rate {h.sample_rate}"),
+        (type(h.num_samples) is int and 1 <= h.num_samples <= most_samples, f"sample count {h.num_samples}"),
         (isinstance(h.peak_scale, float) and math.isfinite(h.peak_scale) and h.peak_scale > 0, f"peak scale {h.peak_scale}"),
         (h.preset is None or (isinstance(h.preset, str) and len(h.preset) <= 128), "preset name"),
         (h.quant is None or isinstance(h.quant.per_channel, bool), "quantization flag"),

@@ -31,7 +31,7 @@ import numpy as np
 from ..errors import BitstreamError
 from ..models.latent_config import LATENT_MAX, LATENT_MIN, LatentGridConfig
 from . import expgolomb
-from .latent_coding import (MODULES, IntegerArm, NetworkShifts, decode_latents, dequantize_module, encode_latents,
+from .latent_coding import (MAX_CODE, MODULES, IntegerArm, NetworkShifts, decode_latents, dequantize_module, encode_latents,
                             is_bias)
 
 VERSION = 4
@@ -118,6 +118,8 @@ def _read_block(reader: "_Reader", count: int, order: int, module: str) -> np.nd
     (n,) = _U32.unpack(reader.take(4))
     blob = reader.take(n)
     values = expgolomb.read(blob, count, order)
+    if len(values) and np.abs(values).max() > MAX_CODE:
+        raise BitstreamError(f"corrupt .sirn bitstream: a {module} integer beyond {MAX_CODE}")
     if expgolomb.nbits(values, order) + 7 < 8 * n:  # a block holds its values and less than a byte of padding
         raise BitstreamError(f"corrupt .sirn bitstream: {module} parameters end before their {n}-byte block")
     return values

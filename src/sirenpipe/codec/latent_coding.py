@@ -29,7 +29,7 @@ from . import laplace_table
 FRAC_BITS = 16
 MAX_SHIFT = 24
 MAX_CODE = 2**20  # |network integer|
-OVERFLOW_LIMIT = 2**62
+OVERFLOW_LIMIT = 2**61  # products; with the residual and the bias, sums stay below 2**63
 LATENTS_PER_BYTE = 512  # a stream spends at least one byte of range-coder words per this many latents
 MODULES = ("arm", "synthesis")
 LATENT_BUDGET_SHARE = 0.95  # rate control aims the latents at this share of the budget, less side_bytes_estimate

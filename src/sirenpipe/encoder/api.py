@@ -4,6 +4,7 @@ codec's (codec.decoder.decode)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -48,6 +49,10 @@ def encode_clip(
     A latent-grid config (preset lg-*) is fitted and coded as such (version 4; quant unused)."""
     config = model if model is not None else model_config(preset)
     if config.family == "latent_grid":
+        if budget_bytes is not None:
+            raise ValueError("a latent-grid model meets a budget through its rate weight: use encode_latent_at_rate")
+        if fit_config.batch_size is not None or fit_config.compile or fit_config.precision != "fp32" or fit_config.quant_aware:
+            raise ValueError("a latent-grid fit takes the whole clip in fp32 every step, without compile or QAT")
         return encode_latent_clip(clip, config, fit_config, progress, preset if model is None else None, alpha)
     result = fit(clip.samples, config, fit_config, progress=progress, quant=quant, sample_rate=clip.sample_rate)
     stream_preset = preset if model is None else None
@@ -63,8 +68,11 @@ def encode_latent_clip(clip: Clip, config: LatentGridConfig, fit_config: FitConf
 
     from ..fit.latent_trainer import fit_latent
     from ..fit.loss import build_objective
+    from ..codec.bitstream_v4 import MAX_SAMPLES_V4
     from .latent import quantize_networks
 
+    if len(clip.samples) > MAX_SAMPLES_V4:
+        raise SirenpipeError(f"a latent-grid stream holds at most {MAX_SAMPLES_V4:,} samples, the clip has {len(clip.samples):,}")
     result = fit_latent(clip.samples, config, fit_config, progress, clip.sample_rate, rate_target)
     objective = build_objective(result.config, [clip.samples], clip.sample_rate, "cpu")
     target = torch.as_tensor(clip.samples, dtype=torch.float32)[None, :, None]
@@ -85,6 +93,8 @@ def encode_latent_at_rate(clip: Clip, target_kbps: float, config: LatentGridConf
     still over budget is refitted at a proportionally lower target, at most `attempts` fits in all."""
     from ..codec.latent_coding import LATENT_BUDGET_SHARE, side_bytes_estimate
 
+    if not (isinstance(target_kbps, (int, float)) and math.isfinite(target_kbps) and target_kbps > 0):
+        raise ValueError(f"the target bitrate must be a positive number of kbps, got {target_kbps!r}")
     budget = int(target_kbps * 1000 * clip.duration / 8)
     bits_per_sample = 8 * (LATENT_BUDGET_SHARE * budget - side_bytes_estimate(config)) / len(clip.samples)
     if bits_per_sample <= 0:

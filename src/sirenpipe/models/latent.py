@@ -58,7 +58,7 @@ def quantize(y: torch.Tensor, mode: str, temperature: float = 0.3, kumaraswamy: 
 class Arm(nn.Module):
     """The autoregressive entropy model: a context of already-decoded latents to the (mu, log b)
     of a Laplace for the next one. Residual ReLU layers, then a linear output over [hidden,
-    context] plus a per-grid bias. codec/arm_int.py is its fixed-point twin."""
+    context] plus a per-grid bias. codec.latent_coding.IntegerArm is its fixed-point twin."""
 
     def __init__(self, config: LatentGridConfig):
         super().__init__()
@@ -100,13 +100,17 @@ class Synthesis(nn.Module):
         self.heads = nn.ModuleList(_Head(width, config.head_widths, config.head_taps) for _ in range(config.num_heads))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, L) -> (N, heads)."""
+        """(N, L) -> (N, heads); without gradients the per-sample layers run in chunks (bounded memory)."""
+        chunk = len(x) if torch.is_grad_enabled() else 1 << 16
+        outputs = torch.cat([self._per_sample(x[i : i + chunk]) for i in range(0, len(x), chunk)])
+        return torch.stack([head.filtered(outputs[:, i]) for i, head in enumerate(self.heads)], dim=1)
+
+    def _per_sample(self, x: torch.Tensor) -> torch.Tensor:
         h = x
         for layer in self.trunk:
             h = F.relu(layer(h))
         direct = self.linear(x)
-        outputs = [head(h) + direct[:, i] for i, head in enumerate(self.heads)]
-        return torch.stack([head.filtered(y) for head, y in zip(self.heads, outputs)], dim=1)
+        return torch.stack([head(h) + direct[:, i] for i, head in enumerate(self.heads)], dim=1)
 
 
 class _Head(nn.Module):
@@ -146,10 +150,7 @@ class LatentGridModel(nn.Module):
         self.latents = nn.ParameterList(nn.Parameter(torch.zeros(n)) for n in lengths)
         self.arm = Arm(config)
         self.synthesis = Synthesis(config)
-        contexts = [context_indices(n, lengths[g + 1] if g + 1 < len(lengths) else None, config.arm_context)
-                    for g, n in enumerate(lengths)]
-        for g, index in enumerate(contexts):  # +1: position 0 of the padded grids is the zero context
-            self.register_buffer(f"_context_{g}", torch.as_tensor(index + 1), persistent=False)
+        self._contexts: dict[int, torch.Tensor] = {}  # built on first use: a decoder never needs them
 
     def network_state(self) -> dict[str, torch.Tensor]:
         """The ARM's and the synthesis network's parameters (config.parameter_shapes' names)."""
@@ -187,7 +188,12 @@ class LatentGridModel(nn.Module):
         """(n_grid, C) context of every latent of a grid."""
         own = F.pad(latents[grid], (1, 0))
         parent = F.pad(latents[grid + 1], (1, 0)) if grid + 1 < len(latents) else own.new_zeros(1)
-        index = getattr(self, f"_context_{grid}")
+        if grid not in self._contexts:  # +1: position 0 of the padded grids is the zero context
+            lengths = [len(q) for q in latents]
+            index = context_indices(lengths[grid], lengths[grid + 1] if grid + 1 < len(lengths) else None,
+                                    self.config.arm_context)
+            self._contexts[grid] = torch.as_tensor(index + 1, device=latents[grid].device)
+        index = self._contexts[grid]
         c = self.config.arm_context
         return torch.cat([own[index[:, :c]], parent[index[:, c:]]], dim=1)
 

@@ -57,6 +57,9 @@ def resolve_ablation(ablation: dict, defaults: dict, clip_samples: int | None = 
     for clips of clip_samples at sample_rate (encoder.ratecontrol.plan_rate).
     """
     fit_settings = {**defaults.get("fit", {}), **ablation.get("fit", {})}
+    if model_config(ablation["preset"]).family == "latent_grid":
+        raise ValueError(f"ablation {ablation['name']}: the workflow does not run latent-grid presets yet "
+                         f"({ablation['preset']}); encode them with `sirenpipe encode --preset {ablation['preset']}`")
     quant_settings = {**defaults.get("quant", {}), **ablation.get("quant", {})}
     overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in ablation.get("model", {}).items()}
     target = ablation.get("target_kbps")
