@@ -62,6 +62,7 @@ def encode_score_parser(name: str, description: str, device: str) -> tuple[argpa
     s.add_argument("--out", required=True, help="the encode step's folder")
     add_summary_option(s, name)
     p.score_parser = s  # for a benchmark's own score options
+    p.steps = sub  # for a benchmark's own further steps
     return p, e
 
 

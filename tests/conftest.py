@@ -12,6 +12,70 @@ import pytest
 import soundfile as sf
 
 SR = 16000
+VALID_AFTER_RECRC = "valid after re-CRC"
+
+
+def recrc(body: bytes) -> bytes:
+    """A .sirn body with its CRC-32 appended."""
+    import struct
+    import zlib
+
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def header_mutation(draw, kind: str, base: bytes, header_end: int, paths, values) -> tuple[bytes, bytes]:
+    """(the stream, the header JSON it wrote) of a header edit with its CRC recomputed: one field
+    (a path into the JSON) set to a drawn value ("header_field"), or one byte of the JSON changed
+    under a header length that may be wrong ("header_bytes")."""
+    import json
+    import struct
+
+    from hypothesis import strategies as st
+
+    raw = base[9:header_end]
+    hlen = None
+    if kind == "header_field":
+        header = json.loads(raw)
+        path, target = draw(st.sampled_from(paths)), header
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = draw(values)
+        raw = json.dumps(header).encode()
+    else:
+        edited = bytearray(raw)
+        edited[draw(st.integers(0, len(edited) - 1))] ^= draw(st.integers(1, 255))
+        raw, hlen = bytes(edited), draw(st.sampled_from([len(raw), 0, 2**32 - 1, len(base)]))
+    return recrc(base[:5] + struct.pack("<I", len(raw) if hlen is None else hlen) + raw + base[header_end:-4]), raw
+
+
+def check_mutation(decompress, kind: str, data: bytes, expected_header, recrc_kinds, outcomes) -> None:
+    """The fuzz tests' check of one mutated stream: decompress(data) ends in BitstreamError
+    (counted in outcomes by kind and message), or, for a kind in recrc_kinds, decodes to the header
+    the mutation wrote; within 2 s and memory proportionate to the input (tracemalloc)."""
+    import re
+    import time
+    import tracemalloc
+
+    from sirenpipe.errors import BitstreamError
+
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        decoded = decompress(data)
+        outcome = VALID_AFTER_RECRC
+    except BitstreamError as exc:
+        outcome = "CRC-32 mismatch" if "CRC" in str(exc) else re.sub(r"\d+", "N", str(exc).split(":")[0])
+    finally:
+        elapsed = time.perf_counter() - start
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    outcomes[(kind, outcome)] += 1
+    if outcome == VALID_AFTER_RECRC:
+        assert kind in recrc_kinds, f"{kind} mutation decoded without error"
+        assert expected_header is not None, f"{kind}: decoded although the written header is not a JSON header"
+        assert decoded.header.to_json() == expected_header, f"{kind}: decoded header is not the one written"
+    assert elapsed < 2.0, f"{kind}: took {elapsed:.2f} s"
+    assert peak < 4 * 2**20 + 64 * len(data), f"{kind}: allocated {peak} bytes for {len(data)} input bytes"
 
 
 def speech_like(sample_rate: int = SR, seconds: float = 3.0, seed: int = 0) -> np.ndarray:
