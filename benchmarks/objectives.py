@@ -132,7 +132,6 @@ def score(args) -> None:
                 signal = reconstruct(heads, rate, variant, alpha)
                 if gated:
                     signal = pause_gate(signal, noise_estimate(heads, alpha), rate)
-                signal = signal * np.float32(stream.header.peak_scale)
                 results = metric_scores(ref=ref, est=signal, sample_rate=rate, kind="speech", metrics=list(METRICS))
                 rows.append({**{k: e[k] for k in ("clip", "spec", "loss", "loss_weight", "plan", "kbps")},
                              "variant": "siamese+gate" if gated else variant if alpha == DEFAULT_ALPHA else f"siamese a={alpha:g}",
