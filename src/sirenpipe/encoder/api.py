@@ -13,7 +13,7 @@ from ..codec.quantize import QuantConfig
 from ..codec.variants import DEFAULT_ALPHA, allowed_variants
 from ..errors import SirenpipeError
 from ..fit import FitConfig, FitResult, fit
-from ..models import INR, INRConfig, LatentGridConfig, ModelConfig, model_config
+from ..models import INR, LatentGridConfig, ModelConfig, model_config
 from .choice import choose_variant
 from .ratecontrol import RatePlan, lower_bits, plan_rate
 from .rate_model import RateModel
