@@ -120,6 +120,8 @@ def _with_header(stream: bytes, edit) -> bytes:
         (lambda s: _with_header(s, lambda h: h["model"].update(shared=[8192] * 30)), "payload"),
         (lambda s: _with_header(s, lambda h: h.update(num_samples=-5)), "sample count"),
         (lambda s: _with_header(s, lambda h: h["quant"].update(bits=1)), "bits"),
+        (lambda s: _with_header(s, lambda h: h["quant"].update(float_bits=16.0)), "float_bits"),  # not an int: slices
+        (lambda s: _with_header(s, lambda h: h.update(num_samples=True)), "sample count"),
         (lambda s: _with_header(s, lambda h: h.pop("sample_rate")), "sample_rate"),
         (lambda s: _recrc(s[:9] + b"{not json" + s[18:-4]), "header"),
     ],

@@ -46,7 +46,7 @@ class QuantConfig:
             raise ValueError(f"per_channel must be true or false, got {self.per_channel!r}")
         if self.coding not in CODINGS:
             raise ValueError(f"coding must be one of {', '.join(CODINGS)}, got {self.coding!r}")
-        if self.float_bits not in FLOAT_BITS or isinstance(self.float_bits, bool):
+        if self.float_bits not in FLOAT_BITS or type(self.float_bits) is not int:
             raise ValueError(f"float_bits must be 32 or 16, got {self.float_bits!r}")
         first = self.first_layer_bits
         if first is not None and not (isinstance(first, int) and not isinstance(first, bool) and 2 <= first <= 8):
