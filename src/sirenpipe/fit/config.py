@@ -1,4 +1,6 @@
-"""Training settings (no torch: the workflow resolves them at parse time)."""
+"""The SIREN family's training settings, and the training objectives every family's fit shares
+(no torch: the workflow resolves them at parse time). The latent-grid family's settings:
+fit/latent_config.py."""
 
 from __future__ import annotations
 
@@ -18,9 +20,18 @@ LOSSES = {
 # `python -m benchmarks.objectives` measured best at 24 kbps on 10 s speech (docs/results/objectives.md).
 DEFAULT_LOSS_WEIGHTS = {"mse": 0.0, "segmental": 1.0, "preemphasis": 4.0, "lpc": 64.0, "mrstft": 0.01}
 
-# The latent-grid family's defaults where FitConfig's are the SIREN's (docs/design/latent-grid.md section 5)
-LATENT_LR = 1e-2  # Cool-chic's and C3's start learning rate
-LATENT_RATE_WEIGHT = 2e-4  # its rate weight when none is given, and the start of an adaptive one
+
+def objective_weight(loss: str, loss_weight: float | None) -> float:
+    """The checked weight of an objective's term: its default when None; 0 for mse, which has no
+    term (one recipe whatever the weight)."""
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
+    if loss_weight is None or loss == "mse":
+        return DEFAULT_LOSS_WEIGHTS[loss]
+    if not (isinstance(loss_weight, (int, float)) and not isinstance(loss_weight, bool) and math.isfinite(loss_weight)
+            and loss_weight >= 0):
+        raise ValueError(f"loss_weight must be a finite number >= 0, got {loss_weight!r}")
+    return float(loss_weight)
 
 
 @dataclass(frozen=True)
@@ -68,12 +79,7 @@ class FitConfig:
             raise ValueError(f"qat_fraction must be in (0, 1], got {self.qat_fraction}")
         if not self.rate_weight >= 0:
             raise ValueError(f"rate_weight must be >= 0, got {self.rate_weight}")
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
-        if self.loss_weight is None or self.loss == "mse":  # mse has no term: one recipe whatever the weight
-            object.__setattr__(self, "loss_weight", DEFAULT_LOSS_WEIGHTS[self.loss])
-        if not (isinstance(self.loss_weight, (int, float)) and math.isfinite(self.loss_weight) and self.loss_weight >= 0):
-            raise ValueError(f"loss_weight must be a finite number >= 0, got {self.loss_weight!r}")
+        object.__setattr__(self, "loss_weight", objective_weight(self.loss, self.loss_weight))
 
     @property
     def sees_quantizer(self) -> bool:

@@ -1,8 +1,10 @@
 """Model configurations: INRConfig, and the architectures and named presets that build them,
 registered by name (as CompressAI's model zoo). No torch: the workflow reads configs at parse time.
 
-An architecture is a function of keyword overrides returning an INRConfig; a preset is an
-architecture plus the overrides of one row of the paper's tables.
+An architecture is a function of keyword overrides returning a config of its model family (an
+INRConfig here, the SIREN family's; models/latent_config.py registers the latent grid's); a preset
+is an architecture plus overrides (the rows of the paper's tables, the latent-grid sizes). Every
+config has a class attribute `family`, the name sirenpipe.families registers its family under.
 """
 
 from __future__ import annotations
@@ -10,9 +12,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import asdict, dataclass
-from typing import Callable, Iterable, Union
-
-from .latent_config import LatentGridConfig
+from typing import Callable, ClassVar, Iterable, Protocol
 
 
 @dataclass(frozen=True)
@@ -105,14 +105,29 @@ def input_weight_names(names: Iterable[str]) -> set[str]:
     return trunk or {n for n in names if re.search(r"(^|\.)heads\.\d+\.0\.", n)}
 
 
-ModelConfig = Union[INRConfig, LatentGridConfig]  # a config of either model family
+class ModelConfig(Protocol):
+    """What every family's model config offers (the SIREN's INRConfig, the latent grid's config, ...)."""
+
+    family: ClassVar[str]  # the model family (sirenpipe.families)
+    arch: str
+    num_heads: int
+
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]: ...
+    def num_parameters(self) -> int: ...
+    def to_dict(self) -> dict: ...
+
+
 ARCHITECTURES: dict[str, Callable[..., ModelConfig]] = {}
+CONFIG_TYPES: dict[str, type] = {}  # architecture -> its config class (config_from_dict)
 PRESETS: dict[str, tuple[str, dict]] = {}
 
 
-def register_architecture(name: str):
+def register_architecture(name: str, config_type: type = INRConfig):
+    """Register fn(**overrides) -> a config of `config_type` as architecture `name`."""
+
     def decorator(fn):
         ARCHITECTURES[name] = fn
+        CONFIG_TYPES[name] = config_type
         return fn
 
     return decorator
@@ -145,12 +160,6 @@ def siamese(
     )
 
 
-@register_architecture("latent_grid")
-def latent_grid(**overrides) -> LatentGridConfig:
-    """Latent grids with an autoregressive entropy model (models/latent_config.py)."""
-    return LatentGridConfig(**overrides)
-
-
 def register_preset(name: str, arch: str, **overrides) -> None:
     PRESETS[name] = (arch, overrides)
 
@@ -170,22 +179,19 @@ register_preset("siamese-0-3x128", "siamese", shared=(), head_widths=(128, 128, 
 # 2x256 / 1x128 = siamese-siren).
 register_preset("siren-3x256", "pe_siren", omega_0=100.0, omega=100.0)
 register_preset("siamese-2x256-1x128", "siamese")
-# The latent-grid family (docs/design/latent-grid.md): grids every 4..256 / 2..512 / 2..1024 samples
-register_preset("lg-xs", "latent_grid", min_stride_log2=2, num_grids=7, trunk=(12, 12), head_widths=(), arm_context=5,
-                arm_hidden=1)
-register_preset("lg-s", "latent_grid")
-register_preset("lg-m", "latent_grid", num_grids=10, trunk=(32, 32), head_widths=(16,), arm_context=12)
 
 
 def config_from_dict(d: dict) -> ModelConfig:
-    """A config of either family from its to_dict()."""
+    """A config of any family from its to_dict(), by its architecture."""
     if not isinstance(d, dict):
         raise ValueError(f"a model config is a mapping, got {type(d).__name__}")
-    return LatentGridConfig.from_dict(d) if d.get("arch") == "latent_grid" else INRConfig.from_dict(d)
+    if d.get("arch") not in CONFIG_TYPES:
+        raise ValueError(f"unknown architecture {d.get('arch')!r}; known: {', '.join(sorted(CONFIG_TYPES))}")
+    return CONFIG_TYPES[d["arch"]].from_dict(d)
 
 
 def model_config(preset: str | None = None, arch: str | None = None, **overrides) -> ModelConfig:
-    """The config (INRConfig, or LatentGridConfig) of a preset (and/or an architecture) with overrides applied."""
+    """The config of a preset (and/or an architecture), of its family, with overrides applied."""
     if preset is not None:
         if preset not in PRESETS:
             raise KeyError(f"unknown preset {preset!r}; known: {', '.join(sorted(PRESETS))}")

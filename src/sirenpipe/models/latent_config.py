@@ -15,11 +15,15 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .config import register_architecture, register_preset
+
 LATENT_GAIN = 16.0  # the decoder sees round(LATENT_GAIN * y) for a latent parameter y (Cool-chic's encoder_gain)
 LATENT_MIN, LATENT_MAX = -64, 63  # every latent is clamped to this range, in training and in the stream
 PARENTS = 3  # context latents from the next coarser grid
 MAX_SEGMENTS = 256  # a grid is cut into at most this many segments that decode in lockstep
 MIN_SEGMENT = 16  # and its segments are at least this long (where the grid is long enough)
+MAX_GRIDS = 16  # latent grids in a model (a stream's header naming more is refused)
+MAX_STRIDE_LOG2 = 16  # the coarsest grid has a latent at most every 2**MAX_STRIDE_LOG2 samples
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ class LatentGridConfig:
             if not isinstance(widths, (list, tuple)) or any(isinstance(w, bool) or not isinstance(w, int) for w in widths):
                 raise ValueError(f"{name} must be a list of integer widths, got {widths!r}")
             object.__setattr__(self, name, tuple(widths))
-        ints = {"min_stride_log2": (0, 6), "num_grids": (1, 16), "num_heads": (1, 2), "head_taps": (1, 31),
+        ints = {"min_stride_log2": (0, 6), "num_grids": (1, MAX_GRIDS), "num_heads": (1, 2), "head_taps": (1, 31),
                 "arm_context": (1, 24), "arm_hidden": (0, 4)}
         for name, (low, high) in ints.items():
             value = getattr(self, name)
@@ -57,8 +61,8 @@ class LatentGridConfig:
             raise ValueError(f"head_taps must be odd, got {self.head_taps}")
         if len(self.trunk) + len(self.head_widths) > 8 or any(not 1 <= w <= 64 for w in self.trunk + self.head_widths):
             raise ValueError(f"at most 8 synthesis layers of width 1..64, got {self.trunk} and {self.head_widths}")
-        if self.min_stride_log2 + self.num_grids > 16:
-            raise ValueError("the coarsest grid's stride must be at most 2**16 samples")
+        if self.min_stride_log2 + self.num_grids - 1 > MAX_STRIDE_LOG2:
+            raise ValueError(f"the coarsest grid's stride must be at most 2**{MAX_STRIDE_LOG2} samples")
 
     # --- geometry -------------------------------------------------------------------------
     def strides(self) -> tuple[int, ...]:
@@ -135,6 +139,19 @@ class LatentGridConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "LatentGridConfig":
         return cls(**d)
+
+
+@register_architecture("latent_grid", LatentGridConfig)
+def latent_grid(**overrides) -> LatentGridConfig:
+    """Latent grids with an autoregressive entropy model."""
+    return LatentGridConfig(**overrides)
+
+
+# The presets (docs/design/latent-grid.md): grids every 4..256 / 2..512 / 2..1024 samples
+register_preset("lg-xs", "latent_grid", min_stride_log2=2, num_grids=7, trunk=(12, 12), head_widths=(), arm_context=5,
+                arm_hidden=1)
+register_preset("lg-s", "latent_grid")
+register_preset("lg-m", "latent_grid", num_grids=10, trunk=(32, 32), head_widths=(16,), arm_context=12)
 
 
 # --- the ARM's causal contexts -------------------------------------------------------------
