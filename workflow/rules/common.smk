@@ -58,7 +58,7 @@ def ablation_params(stage):
     """The slice of an ablation's settings that a stage depends on, plus the library version:
     Snakemake reruns a job exactly when its params change."""
     keys = {
-        "fit": ("model", "fit", "fit_quant"),
+        "fit": ("model", "fit", "fit_quant", "fit_target"),
         "quantize": ("preset", "quant", "target_kbps", "alpha"),
         "decode": ("alpha",),
         "score": ("name", "preset", "variants", "curve", "target_kbps"),
@@ -66,7 +66,9 @@ def ablation_params(stage):
 
     def params(wildcards):
         ablation = ABLATIONS[wildcards.ablation]
-        return {**{key: ablation[key] for key in keys}, "version": VERSION}
+        # keys a family's ablations lack (fit_target: a fit that aims at the rate) stay out
+        present = {key: ablation[key] for key in keys if key in ablation}
+        return {**present, "version": VERSION}
 
     return params
 

@@ -1,12 +1,16 @@
-"""The .sirn file format and its decoder: quantization, entropy coding, header and bitstream
-(compress / decompress), synthesis at any rate, and the decoder variants; :mod:`.decoder` is the
-decoder's front door (decode). It depends on :mod:`sirenpipe.models` and the utilities only; the
-encoder (fitting, variant choice, rate control) is :mod:`sirenpipe.encoder`.
+"""The .sirn format: the container every stream shares (:mod:`.header`: framing, CRC, header),
+each family's payload (:mod:`.bitstream`: the SIREN's, versions 1-3; :mod:`.bitstream_v4`: the
+latent grid's, version 4) and the coding tools they are made of (quantization, entropy coding,
+exp-Golomb codes, the integer Laplace table), synthesis at any rate, and the decoder variants.
+It depends on :mod:`sirenpipe.models` and the utilities only. Reading a whole stream needs the
+model families: that is the decoder's (:mod:`sirenpipe.decoder`); writing one, the encoder's.
 
-Quantization settings, sizes and variants need no torch; the rest is imported on first use.
+Quantization settings, the container, sizes and variants need no torch; the rest is imported on
+first use.
 """
 
 from .._lazy import lazy_exports
+from .header import DecodedStream, StreamHeader
 from .quantize import QuantConfig
 from .sizes import StreamSizes, stream_sizes
 from .variants import DEFAULT_ALPHA, VARIANTS, allowed_variants, default_variant, reconstruct
@@ -14,9 +18,8 @@ from .variants import DEFAULT_ALPHA, VARIANTS, allowed_variants, default_variant
 __getattr__ = lazy_exports(
     __name__,
     {
-        ".bitstream": ("FORMAT_VERSION", "DecodedStream", "StreamHeader", "compress", "decompress", "read_header"),
-        ".synthesis": ("synthesize", "synthesize_model"),
-        ".decoder": ("Decoded", "decode"),
+        ".bitstream": ("FORMAT_VERSION", "compress"),
+        ".synthesis": ("synthesize_model",),
     },
 )
 
@@ -28,13 +31,8 @@ __all__ = [
     "QuantConfig",
     "StreamSizes",
     "compress",
-    "decompress",
-    "read_header",
     "stream_sizes",
-    "synthesize",
     "synthesize_model",
-    "decode",
-    "Decoded",
     "VARIANTS",
     "reconstruct",
     "default_variant",

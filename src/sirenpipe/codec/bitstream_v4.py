@@ -1,9 +1,10 @@
-"""Bitstream version 4: a latent-grid model (models.latent_config) and its clip.
+"""The latent-grid family's stream (format version 4): a latent-grid model (models.latent_config)
+and its clip.
 
-Layout (little endian), after the common prefix and header (bitstream.py):
+Layout (little endian), inside the container (codec/header.py):
 
     header    UTF-8 JSON: model (a LatentGridConfig), preset, sample_rate, num_samples,
-              peak_scale, variant
+              peak_scale, variant, family ("latent_grid"; absent in streams written before it)
     per module, "arm" then "synthesis":
               u8 weight shift, u8 bias shift, u8 weight order, u8 bias order,
               u32 n, n bytes: the weights' integers, signed exp-Golomb (codec/expgolomb.py)
@@ -31,6 +32,7 @@ import numpy as np
 from ..errors import BitstreamError
 from ..models.latent_config import LATENT_MAX, LATENT_MIN, LatentGridConfig
 from . import expgolomb
+from .header import StreamHeader, check_header, frame
 from .latent_coding import (MAX_CODE, MODULES, IntegerArm, NetworkShifts, decode_latents, dequantize_module, encode_latents,
                             is_bias)
 
@@ -58,6 +60,30 @@ class LatentPayload:
 
     def integer_arm(self, config: LatentGridConfig) -> IntegerArm:
         return IntegerArm(self.codes["arm"], self.shifts["arm"], config)
+
+
+def compress_latent(payload: LatentPayload, config: LatentGridConfig, *, sample_rate: int, num_samples: int,
+                    peak_scale: float, preset: str | None = None, variant: str | None = None,
+                    family: str | None = None) -> bytes:
+    """A version-4 stream of a latent-grid model (its integer latents and network codes) and the
+    clip's metadata; `family` is the name the header gives its family."""
+    header = StreamHeader(config, int(sample_rate), int(num_samples), float(peak_scale), None, preset, variant, family)
+    check_header(header, MAX_SAMPLES_V4)
+    return frame(VERSION, header, write_payload(payload, config))
+
+
+def parse_header(d: dict) -> StreamHeader:
+    """The header of a version-4 stream from its JSON fields (which family it names is the
+    decoder's to check); any defect raises BitstreamError."""
+    try:
+        if "quant" in d:
+            raise ValueError("a version 4 header has no quant")
+        header = StreamHeader(LatentGridConfig.from_dict(d["model"]), d["sample_rate"], d["num_samples"],
+                              d["peak_scale"], None, d.get("preset"), d.get("variant"), d.get("family"))
+    except Exception as exc:  # any malformed field: types, ranges
+        raise BitstreamError(f"corrupt .sirn header: {type(exc).__name__}: {exc}") from None
+    check_header(header, MAX_SAMPLES_V4)
+    return header
 
 
 def write_payload(payload: LatentPayload, config: LatentGridConfig) -> bytes:

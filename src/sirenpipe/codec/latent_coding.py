@@ -32,14 +32,6 @@ MAX_CODE = 2**20  # |network integer|
 OVERFLOW_LIMIT = 2**61  # products; with the residual and the bias, sums stay below 2**63
 LATENTS_PER_BYTE = 512  # a stream spends at least one byte of range-coder words per this many latents
 MODULES = ("arm", "synthesis")
-LATENT_BUDGET_SHARE = 0.95  # rate control aims the latents at this share of the budget, less side_bytes_estimate
-
-
-def side_bytes_estimate(config: LatentGridConfig) -> int:
-    """A generous estimate of a version-4 stream's bytes besides the latents' codes: prefix, JSON
-    header and CRC (about 400 bytes), the networks at 12 bits per parameter, the alphabets."""
-    return 400 + (12 * config.num_parameters()) // 8 + 2 * config.num_grids + 32
-
 
 @dataclass(frozen=True)
 class NetworkShifts:

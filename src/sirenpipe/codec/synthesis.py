@@ -1,6 +1,6 @@
-"""Synthesis: evaluate an INR on a time grid at any sample rate, from a decoded stream or from a
-float model that was never quantized (synthesize_model). A latent-grid model renders the clip's
-own samples; other rates are resampled from them (polyphase)."""
+"""Synthesis at any sample rate: an INR evaluated on a time grid (synthesize_model, the SIREN
+family's decoder and any float model that was never quantized), and the polyphase resampling of
+a model that renders only the clip's own samples (resample_heads, the latent grid's)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ import numpy as np
 import torch
 
 from ..models import INR
-from ..models.latent import LatentGridModel
-from .bitstream import DecodedStream
 
 
 def output_length(num_samples: int, clip_rate: int, sample_rate: int | None) -> int:
@@ -38,32 +36,12 @@ def synthesize_model(model: INR, num_samples: int, clip_rate: int, sample_rate: 
     return heads * np.float32(peak_scale)
 
 
-def synthesize(stream: DecodedStream, sample_rate: int | None = None) -> np.ndarray:
-    """All heads' outputs of a decoded stream at `sample_rate` (default: the clip's), level
-    restored: (heads, M)."""
-    h = stream.header
-    if stream.latent is not None:
-        return synthesize_latent(latent_model(stream), h.sample_rate, sample_rate, h.peak_scale)
-    return synthesize_model(stream.model, h.num_samples, h.sample_rate, sample_rate, h.peak_scale)
-
-
-def latent_model(stream: DecodedStream) -> LatentGridModel:
-    """The latent-grid model a version-4 stream holds: its decoded latents and dequantized networks."""
-    h = stream.header
-    model = LatentGridModel(h.model, h.num_samples)
-    state = {k: torch.as_tensor(v) for k, v in stream.latent.network_state().items()}
-    model.load_state_dict({**model.state_dict(), **state})
-    model.set_latents(stream.latent.latents)
-    return model.eval()
-
-
-@torch.no_grad()
-def synthesize_latent(model: LatentGridModel, clip_rate: int, sample_rate: int | None = None,
-                      peak_scale: float = 1.0) -> np.ndarray:
-    """All heads' outputs (heads, M) of a latent-grid model at `sample_rate` (default: clip_rate), times peak_scale."""
+def resample_heads(heads: np.ndarray, clip_rate: int, sample_rate: int | None, peak_scale: float = 1.0) -> np.ndarray:
+    """Heads (heads, N) rendered at the clip's rate, at `sample_rate` (default: clip_rate; polyphase
+    resampling), times peak_scale, as float32."""
     if sample_rate is not None and sample_rate <= 0:
         raise ValueError(f"sample rate must be positive, got {sample_rate}")
-    heads = model.eval()("hard").T.cpu().numpy().astype(np.float64)
+    heads = np.asarray(heads, dtype=np.float64)
     rate = sample_rate or clip_rate
     if rate != clip_rate:
         from math import gcd
@@ -71,8 +49,8 @@ def synthesize_latent(model: LatentGridModel, clip_rate: int, sample_rate: int |
         from scipy.signal import resample_poly
 
         g = gcd(rate, clip_rate)
-        heads = resample_poly(heads, rate // g, clip_rate // g, axis=1)
-        heads = heads[:, : output_length(model.num_samples, clip_rate, rate)]
+        num_samples = heads.shape[1]
+        heads = resample_poly(heads, rate // g, clip_rate // g, axis=1)[:, : output_length(num_samples, clip_rate, rate)]
     return heads.astype(np.float32) * np.float32(peak_scale)
 
 

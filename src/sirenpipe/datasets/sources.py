@@ -40,12 +40,14 @@ def gtzan(spec: dict) -> list[Candidate]:
 
 @dataset_type("folder")
 def folder(spec: dict) -> list[Candidate]:
-    """Audio files matching a (recursive) glob; clip id = path below the glob's fixed prefix."""
+    """Audio files matching a (recursive) glob; clip id = path below the glob's fixed prefix; their
+    license as the spec's `license` says (default: unknown)."""
     kind, pattern = spec_kind(spec), os.path.expanduser(str(require(spec, "glob")))
     prefix = _fixed_prefix(pattern)
     files = [p for p in glob.glob(pattern, recursive=True)
              if Path(p).suffix.lower() in AUDIO_SUFFIXES and os.path.isfile(p)]  # fmt: skip
-    return [Candidate(safe_id(str(Path(os.path.relpath(p, prefix)).with_suffix(""))), (p,), kind, "unknown")
+    license = str(spec.get("license", "unknown"))
+    return [Candidate(safe_id(str(Path(os.path.relpath(p, prefix)).with_suffix(""))), (p,), kind, license)
             for p in files]  # fmt: skip
 
 

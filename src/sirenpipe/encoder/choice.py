@@ -6,9 +6,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..codec.bitstream import decompress
-from ..codec.synthesis import synthesize
 from ..codec.variants import DEFAULT_ALPHA, allowed_variants, default_variant, reconstruct
+from ..decoder import decompress, synthesize
 
 if TYPE_CHECKING:
     from ..audio import Clip

@@ -5,56 +5,18 @@ run was and how it differs from the paper's setting."""
 from __future__ import annotations
 
 from importlib import resources
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from ..codec.quantize import is_quantized, packed_size
 from ..codec.variants import default_variant
+from ..families.siren import paper_style_bytes, paper_style_parameters  # noqa: F401 (the paper's size conventions)
 from . import markdown as md
 from .tables import ci95, ok_rows
 
-if TYPE_CHECKING:
-    from ..models import INR
-
-
-# --- the paper's size conventions ----------------------------------------------------------
-# Reverse-engineered from every row of the paper's Tables 1-3, for comparison with the paper
-# only: the true figures are INR.num_parameters() and the length of the .sirn file.
-
-
-def paper_style_parameters(model: INR) -> int:
-    """The paper's '#Params' column: the trunk counted six times, each head once (e.g. Siamese
-    SIREN 513,026 = 6 x 74,496 + 66,050). A one-head model counts as all trunk (843,270 for a
-    3x256 PE-SIREN)."""
-    total = model.num_parameters()
-    if model.config.num_heads == 1:
-        return 6 * total
-    trunk = model.trunk_parameters()
-    return 6 * trunk + (total - trunk)
-
-
-def paper_style_bytes(model: INR, bits: int | None) -> int:
-    """The paper's file-size convention: the trunk stored three times (a pickled state_dict
-    holding it under both heads), weights at `bits` (None: fp32), biases fp32, no container
-    overhead. A one-head model counts as all trunk. Matches Table 1 within the paper's
-    pickle overhead (Siamese SIREN int8: 294.9 kB here vs 303.7 kB; fp32 1158 vs 1165 kB).
-    """
-
-    def size(params) -> int:
-        return sum(packed_size(p.numel(), bits) if bits and is_quantized(name, p.ndim) else 4 * p.numel()
-                   for name, p in params)
-
-    everything = size(model.named_parameters())
-    if model.config.num_heads == 1:
-        return 3 * everything
-    trunk = size(model.trunk.named_parameters())
-    return 3 * trunk + (everything - trunk)
-
-
 # --- the paper's rows beside ours ------------------------------------------------------------
 PAPER_METRICS = ["visqol", "pesq", "stoi", "cdpam"]
+PAPER_FAMILY = "siren"  # the paper's models are the SIREN family's
 # The paper's operating point (Section 4): what a run is compared against in paper_differences.
 PAPER_SETTINGS = {"duration": 10, "sample_rate": 22050, "steps": 2500, "batch_size": None,
                   "speech_dataset": "librispeech"}
@@ -191,17 +153,22 @@ def describe_run(config: dict, scores: pd.DataFrame) -> str:
             continue
         ok, failed = (rows[rows.status == status]["clip"].nunique() for status in ("ok", "failed"))
         parts.append(f"{name} ({spec['type']}, {md.plural(ok, 'clip')}" + (f", {failed} failed" if failed else "") + ")")
-    fit = config.get("defaults", {}).get("fit", {})
+    fit = paper_fit_defaults(config)
     return (f"{', '.join(parts)}; {config['clip']['duration']:g} s clips at {config['clip']['sample_rate']} Hz; "
             f"{fit.get('steps', PAPER_SETTINGS['steps'])} steps, batch {fit.get('batch_size') or 'full'}; "
             f"{len(config['ablations'])} ablations")
+
+
+def paper_fit_defaults(config: dict) -> dict:
+    """The fit settings a run's ablations of the paper's model family start from."""
+    return config.get("defaults", {}).get(PAPER_FAMILY, {}).get("fit", {})
 
 
 def paper_differences(config: dict, scores: pd.DataFrame) -> list[str]:
     """The settings of a run (its config) and facts of its scores that differ from the paper's:
     the reasons our numbers may disagree. Says only what the config and the scores show."""
     paper = PAPER_SETTINGS
-    fit = config.get("defaults", {}).get("fit", {})
+    fit = paper_fit_defaults(config)
     out = []
     if config["clip"]["duration"] != paper["duration"]:
         out.append(f"clips of {config['clip']['duration']:g} s, not {paper['duration']} s "

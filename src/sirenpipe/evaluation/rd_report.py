@@ -20,6 +20,7 @@ import pandas as pd
 
 from .. import __version__
 from ..baselines import CODECS
+from ..families import FAMILIES
 from ..metrics import METRIC_INFO
 from . import markdown as md
 from .bdrate import BD_METRICS, bd_rate_markdown, curve_labels, curve_variants
@@ -189,8 +190,8 @@ def curve_settings(scores: pd.DataFrame) -> pd.DataFrame:
             "ablations": [g["ablation"].iloc[0] for g in groups],
             "params": [md.distinct(_column(g, "params")) for g in groups],
         }
-        for name in ("bits", "first_layer_bits", "quant_aware", "rate_weight", "per_channel", "coding", "float_bits",
-                     "target_kbps"):
+        for name in ("family", "bits", "first_layer_bits", "quant_aware", "rate_weight", "per_channel", "coding",
+                     "float_bits", "target_kbps"):
             row[name] = md.distinct(_column(both, name))
         losses = both.get("loss", pd.Series(["mse"] * len(both), index=both.index)).fillna("mse")
         weights = both.get("loss_weight", pd.Series([0.0] * len(both), index=both.index)).fillna(0.0)
@@ -205,8 +206,8 @@ def _curve_settings_markdown(settings: pd.DataFrame) -> list[str]:
     if settings.empty:
         return ["No INR ablation was scored."]
     targets = any(len(t) for t in settings["target_kbps"])
-    header = ["Curve", "Ablations", "Params", "Bits", "Fitting", "Rate weight", "Objective", "Scales", "Coding",
-              "Float bits"]
+    header = ["Curve", "Family", "Ablations", "Params", "Bits", "Fitting", "Rate weight", "Objective", "Scales",
+              "Coding", "Float bits"]
     header += ["Variants scored"] + (["Target kbps"] if targets else [])
     body = []
     for _, s in settings.iterrows():
@@ -214,6 +215,7 @@ def _curve_settings_markdown(settings: pd.DataFrame) -> list[str]:
         scales = ", ".join("per channel" if v else "per tensor" for v in s["per_channel"]) or "—"
         cells = [
             md.escape(s["curve"]),
+            md.joined([FAMILIES[f].label if f in FAMILIES else f for f in s["family"]]),
             ", ".join(md.escape(a) for a in s["ablations"]),
             " / ".join(", ".join(md.integer(p) for p in ps) or "—" for ps in s["params"]),
             md.joined(s["bits"]) + _input_layer_note(s),
@@ -226,10 +228,12 @@ def _curve_settings_markdown(settings: pd.DataFrame) -> list[str]:
             md.escape(md.joined(s["variants"])),
         ] + ([md.joined(s["target_kbps"])] if targets else [])
         body.append(cells)
-    align = ["l", "l", "r", "r", "l", "r", "l", "l", "l", "r", "l"] + ["r"] * int(targets)
+    align = ["l", "l", "l", "r", "r", "l", "r", "l", "l", "l", "r", "l"] + ["r"] * int(targets)
     return md.table(header, body, align) + [
         "",
-        "Params: each ablation's parameter count, in the order of the ablations. Fitting: PTQ = post-training "
+        "Params: each ablation's parameter count (the latent grid's: its networks'), in the order of the ablations. "
+        "Bits, Fitting, Scales, Coding and Float bits are the SIREN's quantization (the latent grid quantizes its own "
+        "networks; its rate weight adapts to each target). Fitting: PTQ = post-training "
         "quantization, QAT = quantization-aware fitting. Objective: the training objective (fit.loss) and its "
         "weight. Scales: quantization scales per output channel or per "
         "tensor. Float bits: the width of the tensors stored as floats (biases).",

@@ -14,16 +14,17 @@ import sys
 from .. import __version__ as VERSION
 from ..allocator import allocator_env
 from ..baselines import CODECS
-from ..codec.quantize import QuantConfig
 from ..codec.variants import DEFAULT_ALPHA, VARIANTS, allowed_variants, default_variant
 from ..datasets import ClipSource, discover, probe_all, selection_rank
-from ..encoder.ratecontrol import RATE_CONTROLLED, plan_rate
+from ..encoder.ratecontrol import plan_rate
 from ..errors import SirenpipeError
-from ..fit.config import FitConfig
+from ..families import FAMILIES, family_of_preset
+from ..families.siren import auto_clips_per_fit
 from ..models.config import model_config
 
 __all__ = [
     "CODEC_NAMES",
+    "FAMILY_NAMES",
     "VARIANTS",
     "VERSION",
     "ClipSource",
@@ -39,6 +40,7 @@ __all__ = [
 ]
 
 CODEC_NAMES: tuple[str, ...] = tuple(CODECS)  # the classical codec baselines (baselines.py)
+FAMILY_NAMES: tuple[str, ...] = tuple(FAMILIES)  # the model families (sirenpipe.families)
 
 
 def one_of(names) -> str:
@@ -48,61 +50,75 @@ def one_of(names) -> str:
 
 def resolve_ablation(ablation: dict, defaults: dict, clip_samples: int | None = None,
                      sample_rate: int | None = None) -> dict:
-    """An ablation with the defaults filled in and its model config resolved: everything a
-    job needs, and exactly what its params (and so its rerun trigger) contain.
+    """An ablation with its family's defaults (defaults[family]) filled in and its model config
+    resolved: everything a job needs, and exactly what its params (and so its rerun trigger)
+    contain. Any setting its family does not take is a one-line error naming the ablation.
 
     clips_per_fit (a workflow setting, not the fit's) is resolved here: "auto" batches short
-    clips on GPUs only (see auto_clips_per_fit); clip_samples is the clips' length. An ablation
-    with target_kbps gets its widths, quantization and fitting recipe from rate control's plan
-    for clips of clip_samples at sample_rate (encoder.ratecontrol.plan_rate).
+    clips on GPUs only, in families that can (see auto_clips_per_fit); clip_samples is the clips'
+    length. An ablation with target_kbps gets what rate control chooses (the SIREN's widths,
+    quantization and recipe; the latent grid's objective weight) from its plan for clips of
+    clip_samples at sample_rate (encoder.ratecontrol.plan_rate), and a family whose fit aims at the
+    rate (the latent grid) gets the target in its fit's params.
     """
-    fit_settings = {**defaults.get("fit", {}), **ablation.get("fit", {})}
-    if model_config(ablation["preset"]).family == "latent_grid":
-        raise ValueError(f"ablation {ablation['name']}: the workflow does not run latent-grid presets yet "
-                         f"({ablation['preset']}); encode them with `sirenpipe encode --preset {ablation['preset']}`")
-    quant_settings = {**defaults.get("quant", {}), **ablation.get("quant", {})}
+    name = ablation["name"]
+    try:
+        family = family_of_preset(ablation["preset"])
+    except KeyError as exc:
+        raise ValueError(f"ablation {name}: {exc.args[0]}") from None
+    own = defaults.get(family.name, {})
+    fit_settings = {**own.get("fit", {}), **ablation.get("fit", {})}
+    stream_settings = {**own.get("quant", {}), **ablation.get("quant", {})}
     overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in ablation.get("model", {}).items()}
     target = ablation.get("target_kbps")
     if target is not None:
-        plan = _rate_plan(ablation, target, clip_samples, sample_rate, fit_settings.get("loss"))
+        plan = _rate_plan(ablation, target, clip_samples, sample_rate, family, fit_settings.get("loss"))
         fit_settings.update(plan.recipe.fit_settings())
-        quant_settings = plan.quant.to_dict()
-        overrides = {"shared": plan.model.shared, "head_widths": plan.model.head_widths}
+        stream_settings = plan.recipe.stream_settings() or {}
+        overrides.update({k: getattr(plan.model, k) for k in family.rate_controlled.get("model", ())})
     together = fit_settings.pop("clips_per_fit", "auto")
-    fit_config = FitConfig(**fit_settings)
+    try:
+        fit_config = family.fit_config(fit_settings)
+        stream = family.stream_config(stream_settings)
+        model = model_config(ablation["preset"], **overrides).to_dict()
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"ablation {name}: {exc}") from None
     if together == "auto":
-        sizes = [n for n in (fit_config.batch_size, clip_samples) if n]  # samples per step
-        together = auto_clips_per_fit(fit_config.device, min(sizes) if sizes else None)
-    quant = QuantConfig(**quant_settings).to_dict()
-    model = model_config(ablation["preset"], **overrides).to_dict()
+        together = family.auto_clips_per_fit(fit_config, clip_samples)
+    elif together != 1 and not family.batches_clips:
+        raise ValueError(f"ablation {name}: the {family.label} family fits one clip at a time (clips_per_fit: 1 or auto)")
     variants = list(ablation.get("variants") or [default_variant(model["num_heads"])])
     allowed = allowed_variants(model["num_heads"])
     refused = [v for v in variants if v not in allowed]
     if refused:
-        raise ValueError(f"ablation {ablation['name']}: decoder variant(s) {', '.join(refused)} need two heads; "
+        raise ValueError(f"ablation {name}: decoder variant(s) {', '.join(refused)} need two heads; "
                          f"this model allows: {', '.join(allowed)}")
-    return {
-        "name": ablation["name"],
+    quant = None if stream is None else stream.to_dict()
+    resolved = {
+        "name": name,
         "preset": ablation["preset"],
         "model": model,
         "fit": fit_config.to_dict(),
         "clips_per_fit": int(together),
         "quant": quant,
-        # the quantizer a quantization- or rate-aware fit trains with (None: the fit never sees
-        # it, so a quant-only edit re-quantizes without refitting)
-        "fit_quant": quant if fit_config.sees_quantizer else None,
+        # the stream settings a quantization- or rate-aware fit trains with (None: the fit never
+        # sees them, so a quant-only edit re-quantizes without refitting)
+        "fit_quant": quant if family.fit_sees_stream(fit_config) else None,
         "variants": variants,
         "alpha": float(ablation.get("alpha", DEFAULT_ALPHA)),
         "target_kbps": None if target is None else float(target),
         "curve": ablation.get("curve"),
     }
+    if target is not None and family.fits_to_rate:  # the stream the fit aims at: its bitrate and header's preset
+        resolved["fit_target"] = {"kbps": float(target), "preset": ablation["preset"]}
+    return resolved
 
 
-def _rate_plan(ablation: dict, target, clip_samples: int | None, sample_rate: int | None, loss: str | None):
-    """Rate control's plan for the ablation; a fit.loss (its own or the defaults') restricts it
-    to that objective's recipes."""
+def _rate_plan(ablation: dict, target, clip_samples: int | None, sample_rate: int | None, family, loss: str | None):
+    """Rate control's plan for the ablation's preset; a fit.loss (its own or the defaults')
+    restricts it to that objective's recipes."""
     name = ablation["name"]
-    clash = [f"{group}.{key}" for group, keys in RATE_CONTROLLED.items() for key in keys
+    clash = [f"{group}.{key}" for group, keys in family.rate_controlled.items() for key in keys
              if key in ablation.get(group, {})]
     if clash:
         raise ValueError(f"ablation {name}: target_kbps chooses {', '.join(clash)} itself; drop them")
@@ -116,26 +132,12 @@ def _rate_plan(ablation: dict, target, clip_samples: int | None, sample_rate: in
 
 def fit_owners(ablations: dict) -> dict[str, str]:
     """{ablation: the ablation whose fit it uses}: the first (in config order) with the same
-    model, fit settings, fitting quantizer and batching; itself when it is the first."""
+    model, fit settings, fitting quantizer, rate target and batching; itself when it is the first."""
     owners, first = {}, {}
     for name, a in ablations.items():
-        key = repr((a["model"], a["fit"], a["fit_quant"], a["clips_per_fit"]))
+        key = repr((a["model"], a["fit"], a["fit_quant"], a.get("fit_target"), a["clips_per_fit"]))
         owners[name] = first.setdefault(key, name)
     return owners
-
-
-def auto_clips_per_fit(device: str, samples_per_step: int | None) -> int:
-    """How many clips of one ablation to fit together in one batched model (fit_many).
-
-    On CPU the step is matmul-bound and batching gains nothing (measured: python -m benchmarks.fit_step
-    --variants naive,sirenpipe,sirenpipe+many4), so 1. On a GPU a short clip's step leaves the
-    card mostly idle: batch clips up to ~2^18 samples per step (a 10 s full-batch clip already
-    has 220,500: 1; 3 s full batch: 3; mini-batches of 16384: 16, the cap). The device is known
-    only when the ablation names it (cuda); "auto" ablations get 1.
-    """
-    if not device.startswith("cuda") or not samples_per_step:
-        return 1
-    return max(1, min(16, 2**18 // samples_per_step))
 
 
 def active_datasets(datasets: dict) -> dict:

@@ -1,11 +1,11 @@
-"""Stage `decode`: a `.sirn` bitstream -> one WAV per decoder variant (codec.decoder.decode)."""
+"""Stage `decode`: a `.sirn` bitstream -> one WAV per decoder variant (decoder.decode)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from ..audio import write_wav
-from ..codec.decoder import decode
+from ..decoder import decode
 
 
 def decode_clip(sirn, variant: str, alpha: float, out_wav) -> None:

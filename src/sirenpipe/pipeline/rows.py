@@ -16,7 +16,7 @@ variant or metrics); Parquet stores the missing cells as null once the tables ar
 from __future__ import annotations
 
 from .. import __version__
-from ..evaluation.paper import paper_style_bytes, paper_style_parameters
+from ..families import get_family
 
 
 def layout(*, dataset: str, clip: str, kind: str, ablation: str | None = None, status: str = "ok",
@@ -47,28 +47,17 @@ def metric_columns(results: dict) -> dict:
 
 
 def inr_setup(ablation: dict, stream, sizes, history: dict) -> dict:
-    """What an INR ablation ran: model, real and paper-style sizes, quantization, fit, clip."""
+    """What an ablation of a model family ran: the model and its real size, then what its family
+    says of its stream and fit (ModelFamily.setup_columns), then the fit's seed, time and device."""
     h = stream.header
     return {
         "preset": ablation["preset"], "curve": ablation.get("curve"), "target_kbps": ablation.get("target_kbps"),
-        "arch": h.model.arch, "params": sizes.parameters,
-        "paper_params": paper_style_parameters(stream.model), "bytes": sizes.bytes, "kbps": sizes.kbps,
-        "paper_bytes": paper_style_bytes(stream.model, h.quant.bits), "bits": h.quant.bits,
-        "first_layer_bits": h.quant.for_layer(True).bits,
-        "weights": sum(t.count for t in stream.tensors if t.coding != "float"), "per_channel": h.quant.per_channel, "stream_variant": h.variant, "coding": h.quant.coding, "float_bits": h.quant.float_bits,
-        "quant_aware": history["fit"].get("quant_aware", False), "rate_weight": history["fit"].get("rate_weight", 0.0),
-        "loss": history["fit"].get("loss", "mse"), "loss_weight": history["fit"].get("loss_weight", 0.0),
-        "estimated_weight_bytes": _bytes(history.get("estimated_weight_bits")),
-        "coded_weight_bytes": sum(t.bytes for t in stream.tensors if t.coding != "float"),
-        "steps": history["steps"], "batch_size": history["fit"]["batch_size"],
-        "lr": history["fit"]["lr"], "seed": history["seed"], "fit_seconds": history["seconds"],
-        "fit_clips_together": history.get("clips_together", 1), "device": history["device"],
-        "final_loss": history["final_loss"], "sample_rate": h.sample_rate, "duration_s": h.duration,
+        "family": stream.family, "arch": h.model.arch, "params": sizes.parameters, "bytes": sizes.bytes,
+        "kbps": sizes.kbps, **get_family(stream.family).setup_columns(stream, history),
+        "seed": history["seed"], "fit_seconds": history["seconds"], "fit_clips_together": history.get("clips_together", 1),
+        "device": history["device"], "final_loss": history["final_loss"], "sample_rate": h.sample_rate,
+        "duration_s": h.duration,
     }
-
-
-def _bytes(bits: float | None) -> float | None:
-    return None if bits is None else bits / 8
 
 
 def baseline_setup(codec: str, level: float, num_bytes: int, rate: int, codec_rate: int, num_samples: int) -> dict:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 import soundfile as sf
 
-from ..codec import decompress, stream_sizes
+from ..codec import stream_sizes
+from ..decoder import decompress
 from ..errors import SirenpipeError
 from ..atomic import write_parquet
 from .io import read_json
@@ -22,7 +23,7 @@ def score_clip(*, dataset: str, kind: str, clip_json, clip_wav, sirn, fit_histor
     meta, history = read_json(clip_json), read_json(fit_history)
     data = Path(sirn).read_bytes()
     stream = decompress(data)
-    setup = inr_setup(ablation, stream, stream_sizes(data, stream.header, stream.model), history)
+    setup = inr_setup(ablation, stream, stream_sizes(data, stream.header), history)
     ref, rate = sf.read(clip_wav, dtype="float64")
     rows = []
     for variant, wav in decoded.items():

@@ -1,4 +1,5 @@
-"""The latent-grid family's encoder: fit, quantize the networks, code the stream (version 4).
+"""The latent-grid family's network quantization: the integers and steps a fitted model's ARM and
+synthesis network are sent with (format version 4).
 
 Network quantization (Cool-chic `nnquant/quantizemodel.py`, C3 `quantization_step_search`): per
 module, a greedy search over power-of-two steps, first the weights' (biases at a fine step), then
@@ -13,13 +14,18 @@ import copy
 import numpy as np
 import torch
 
-from ..codec import expgolomb
-from ..codec.bitstream_v4 import LatentPayload
-from ..codec.latent_coding import FRAC_BITS, IntegerArm, NetworkShifts, dequantize_module, exact_bits, is_bias, quantize_module
-from ..models.latent import LatentGridModel
+from ...codec import expgolomb
+from ...codec.bitstream_v4 import LatentPayload
+from ...codec.latent_coding import (FRAC_BITS, MAX_CODE, MAX_SHIFT, IntegerArm, NetworkShifts, dequantize_module,
+                                    exact_bits, is_bias, quantize_module)
+from ...models.latent import LatentGridModel
 
+# The steps searched first, and all those the format allows (codec/latent_coding.py), searched when
+# none of the first represents a module (weights beyond their integers' range, an ARM that would
+# overflow): a fitted model always quantizes to some stream.
 WEIGHT_SHIFTS = {"arm": range(4, FRAC_BITS + 1), "synthesis": range(4, 17)}
 BIAS_SHIFTS = {"arm": range(4, FRAC_BITS + 1), "synthesis": range(4, 21)}
+ALL_SHIFTS = {"arm": range(0, FRAC_BITS + 1), "synthesis": range(0, MAX_SHIFT + 1)}
 
 
 def module_bits(codes: dict[str, np.ndarray]) -> int:
@@ -50,9 +56,9 @@ def quantize_networks(model: LatentGridModel, distortion, rate_weight: float) ->
 
     chosen, codes = {}, {}
     for module, cost in (("arm", arm_cost), ("synthesis", synthesis_cost)):
-        finest_bias = max(BIAS_SHIFTS[module])
-        weight = _best(lambda s: cost(NetworkShifts(s, finest_bias)), WEIGHT_SHIFTS[module])
-        bias = _best(lambda s: cost(NetworkShifts(weight, s)), BIAS_SHIFTS[module])
+        finest_bias = _finest_bias(state, config, module)  # the biases as exact as they can be while the weights are chosen
+        weight = _best(lambda s: cost(NetworkShifts(s, finest_bias)), WEIGHT_SHIFTS[module], ALL_SHIFTS[module])
+        bias = _best(lambda s: cost(NetworkShifts(weight, s)), BIAS_SHIFTS[module], ALL_SHIFTS[module])
         chosen[module] = NetworkShifts(weight, bias)
         codes[module] = cost(chosen[module])[1]
     _load(quantized, dequantize_module(codes["synthesis"], chosen["synthesis"]))
@@ -64,18 +70,28 @@ def quantize_networks(model: LatentGridModel, distortion, rate_weight: float) ->
     return LatentPayload(latents, codes, chosen), quantized.eval(), report
 
 
-def _best(cost, candidates) -> int:
+def _finest_bias(state: dict, config, module: str) -> int:
+    """The finest bias step of the searched range whose integers hold every bias of the module
+    (biases beyond 1 in magnitude do not fit the finest synthesis step)."""
+    largest = max((float(np.abs(state[name]).max(initial=0)) for name in config.module_shapes(module) if is_bias(name)),
+                  default=0.0)
+    fitting = [s for s in ALL_SHIFTS[module] if largest * 2.0**s <= MAX_CODE]
+    return min(max(BIAS_SHIFTS[module]), max(fitting, default=0))
+
+
+def _best(cost, candidates, wider) -> int:
     """The candidate of least cost; one that cannot be represented (too large integers, an ARM
-    that would overflow) is skipped."""
-    scored = []
-    for candidate in candidates:
-        try:
-            scored.append((cost(candidate)[0], candidate))
-        except (ValueError, OverflowError):
-            continue
-    if not scored:
-        raise ValueError("no network quantization step represents this model")
-    return min(scored)[1]
+    that would overflow) is skipped. When none can, the `wider` candidates are tried."""
+    for pool in (candidates, [c for c in wider if c not in candidates]):
+        scored = []
+        for candidate in pool:
+            try:
+                scored.append((cost(candidate)[0], candidate))
+            except (ValueError, OverflowError):
+                continue
+        if scored:
+            return min(scored)[1]
+    raise ValueError("no network quantization step represents this model (are its parameters finite?)")
 
 
 def _load(model: LatentGridModel, values: dict[str, np.ndarray]) -> None:
