@@ -18,7 +18,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sirenpipe.codec import QuantConfig, compress, decompress, read_header
+from sirenpipe.codec import QuantConfig, compress
+from sirenpipe.decoder import decompress, read_header
 from sirenpipe.models import INR, model_config
 
 torch.manual_seed(0)
@@ -27,7 +28,7 @@ with torch.no_grad():  # a peaked weight distribution, so that the stream holds 
     _MODEL.trunk[0].linear.weight.mul_(torch.randn_like(_MODEL.trunk[0].linear.weight).abs() ** 3)
 # the newest format: version 3, the input layer at its own bit width
 BASE = compress(_MODEL, sample_rate=16000, num_samples=16000, peak_scale=0.5, quant=QuantConfig(3, True, first_layer_bits=4))
-assert BASE[4] == 3 and {t.coding for t in decompress(BASE).tensors} == {"fixed", "laplace", "histogram", "float"}
+assert BASE[4] == 3 and {t.coding for t in decompress(BASE).payload.tensors} == {"fixed", "laplace", "histogram", "float"}
 HEADER_END = read_header(BASE)[1]
 OUTCOMES: Counter = Counter()  # reported by conftest's terminal summary
 STARTED = [0]  # inputs handed to the decoder; conftest claims "no other outcome" only if all were counted

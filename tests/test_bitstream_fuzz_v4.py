@@ -19,17 +19,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sirenpipe.audio import Clip
-from sirenpipe.codec import decompress, read_header
+from sirenpipe.decoder import decompress, read_header
 from sirenpipe.encoder.api import encode_clip
-from sirenpipe.fit import LATENT_LR, FitConfig
+from sirenpipe.fit import LatentFitConfig
 
 _x = speech_like(8000, 0.5)
 BASE = encode_clip(Clip(_x / np.abs(_x).max(), 8000, 0.5, 8000, 0.5), "lg-xs",
-                   fit_config=FitConfig(steps=40, lr=LATENT_LR, rate_weight=3e-4), progress=False).data
-assert BASE[4] == 4
+                   fit_config=LatentFitConfig(steps=40, rate_weight=3e-4), progress=False).data
+assert BASE[4] == 4 and b'"family":"latent_grid"' in BASE
 HEADER_END = read_header(BASE)[1]
 HEADER = json.loads(BASE[9:HEADER_END])
-_SIZES = decompress(BASE).latent.sizes
+_SIZES = decompress(BASE).payload.sizes
 NETWORK_END = HEADER_END + _SIZES["arm"] + _SIZES["synthesis"]
 OUTCOMES: Counter = Counter()
 RECRC_KINDS = ("header_field", "header_bytes", "network_recrc", "words_recrc")
@@ -45,7 +45,7 @@ def written_header(raw: bytes):
     try:
         d = json.loads(raw.decode("utf-8"))
         fields = {k: d[k] for k in ("model", "sample_rate", "num_samples", "peak_scale")}
-        extra = {k: d[k] for k in ("preset", "variant") if d.get(k) is not None}
+        extra = {k: d[k] for k in ("preset", "variant", "family") if d.get(k) is not None}
         return json.dumps({**fields, **extra, "preset": d.get("preset")}, sort_keys=True, separators=(",", ":")).encode()
     except (ValueError, TypeError, KeyError, AttributeError):
         return None
@@ -54,7 +54,7 @@ def written_header(raw: bytes):
 absurd = st.one_of(st.integers(-(2**63), 2**63), st.integers(-3, 70), st.floats(allow_nan=True), st.text(max_size=5),
                    st.none(), st.lists(st.integers(-5, 100), max_size=12), st.booleans())
 paths = [("model", f) for f in HEADER["model"]] + [("sample_rate",), ("num_samples",), ("peak_scale",), ("preset",),
-                                                    ("variant",), ("quant",)]
+                                                    ("variant",), ("quant",), ("family",)]
 
 
 @st.composite

@@ -6,7 +6,8 @@ import soundfile as sf
 
 from conftest import add_noise, music_like, speech_like
 from sirenpipe.cli import main
-from sirenpipe.codec import allowed_variants, read_header
+from sirenpipe.codec import allowed_variants
+from sirenpipe.decoder import read_header
 
 FAST = ["--steps", "100", "--sample-rate", "8000", "--quiet"]
 

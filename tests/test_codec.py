@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from sirenpipe.codec import QuantConfig, compress, decompress, read_header, stream_sizes, synthesize
+from sirenpipe.codec import QuantConfig, compress, stream_sizes
 from sirenpipe.codec.quantize import pack_ints, quantize_weight, unpack_ints
+from sirenpipe.decoder import decompress, read_header, synthesize
 from sirenpipe.errors import BitstreamError
 from sirenpipe.evaluation.paper import paper_style_bytes
 from sirenpipe.models import build_model
@@ -42,7 +43,7 @@ def test_int8_siamese_siren_is_about_143_kB_and_sized_from_the_real_bytes(siames
     header, offset = read_header(stream)
     assert len(stream) == offset + _payload_bytes(siamese, 8) + 4
     assert 142_000 < len(stream) < 144_000
-    sizes = stream_sizes(stream, header, decompress(stream).model)
+    sizes = stream_sizes(stream, header)
     assert sizes.parameters == 140_546
     assert sizes.kbps == pytest.approx(len(stream) * 8 / 10 / 1000)
     assert paper_style_bytes(siamese, 8) == 294_920  # paper: 303.7 kB incl. its pickle overhead
@@ -53,7 +54,7 @@ def test_int8_siamese_siren_is_about_143_kB_and_sized_from_the_real_bytes(siames
 def test_roundtrip_error_is_at_most_half_a_step(siamese, bits, per_channel):
     data = compress(siamese, sample_rate=RATE, num_samples=N, peak_scale=1.0, quant=QuantConfig(bits, per_channel, "fixed"))
     assert len(data) == read_header(data)[1] + _payload_bytes(siamese, bits, per_channel) + 4
-    decoded = decompress(data).model.state_dict()
+    decoded = decompress(data).payload.model.state_dict()
     for name, w in siamese.state_dict().items():
         if name.endswith("weight"):
             peak = w.abs().amax(dim=1, keepdim=True) if per_channel else w.abs().max()
@@ -89,7 +90,7 @@ def test_header_roundtrip_and_synthesis_restores_level(stream, siamese):
     heads = synthesize(decoded)
     assert heads.shape == (2, N)
     with torch.no_grad():
-        expected = decoded.model(torch.linspace(-1, 1, N).unsqueeze(-1)).T.numpy() * 0.5
+        expected = decoded.payload.model(torch.linspace(-1, 1, N).unsqueeze(-1)).T.numpy() * 0.5
     assert np.allclose(heads, expected, atol=1e-6)
     assert synthesize(decoded, 44100).shape == (2, 2 * N)
     assert synthesize(decoded, 8000).shape == (2, 80000)

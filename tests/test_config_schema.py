@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 GOOD = {
     "clip": {"duration": 1.0, "sample_rate": 16000},
     "datasets": {"speech": {"type": "folder", "kind": "speech", "glob": "audio/*.wav", "clips": 1, "seed": 0}},
-    "defaults": {"fit": {"steps": 30, "batch_size": 4096, "seed": 0, "device": "cpu"}, "quant": {"bits": 8}},
+    "defaults": {"siren": {"fit": {"steps": 30, "batch_size": 4096, "seed": 0, "device": "cpu"}, "quant": {"bits": 8}}},
     "ablations": [
         {"name": "siamese", "preset": "siamese-siren", "model": {"shared": [32, 32], "head_widths": [16]},
          "variants": ["f0", "siamese"], "fit": {"steps": 20}, "quant": {"bits": 6}},
@@ -80,11 +80,11 @@ def test_bad_config_is_refused_naming_the_field(workdir, edit, where, message):
 
 
 def test_config_readme_lists_exactly_what_rate_control_chooses():
-    """config/README.md's target_kbps row names the fields of encoder.ratecontrol.RATE_CONTROLLED,
-    the one list (the CLI and the workflow read it; the README is for people)."""
+    """config/README.md's target_kbps row names the fields rate control chooses in any model family
+    (each family's rate_controlled, the one list: the CLI and the workflow read it; the README is for people)."""
     import re
 
-    from sirenpipe.encoder.ratecontrol import RATE_CONTROLLED
+    from sirenpipe.families import FAMILIES
 
     row = next(line for line in (REPO / "config" / "README.md").read_text().splitlines()
                if line.startswith("| `target_kbps` |"))
@@ -93,5 +93,6 @@ def test_config_readme_lists_exactly_what_rate_control_chooses():
     for group in re.findall(r"`([a-z_]+)\.([a-z_/`]+)`", excluded):
         section, fields = group
         named |= {f"{section}.{f.strip('`')}" for f in fields.split("/")}
-    expected = {f"{section}.{field}" for section, fields in RATE_CONTROLLED.items() for field in fields}
+    expected = {f"{section}.{field}" for family in FAMILIES.values()
+                for section, fields in family.rate_controlled.items() for field in fields}
     assert named == expected

@@ -9,10 +9,10 @@ from sirenpipe.codec import (
     QuantConfig,
     allowed_variants,
     compress,
-    decode,
     default_variant,
     reconstruct,
 )
+from sirenpipe.decoder import decode
 from sirenpipe.encoder import encode_clip
 from sirenpipe.errors import FitDivergedError, SirenpipeError
 from sirenpipe.fit import FitConfig, fit
@@ -94,7 +94,7 @@ def test_same_seed_gives_identical_bytes_and_other_seed_differs(clip):
 def test_minibatch_fit_and_low_bit_quantization(clip):
     """4-bit weights of a mini-batch fit still decode close to the clip, and measurably worse than
     8-bit weights of the same fitted model (quantization error is real and grows with fewer bits)."""
-    e = encode_clip(clip, model=SMALL, fit_config=FitConfig(steps=300, batch_size=1024), quant=QuantConfig(4, True),
+    e = encode_clip(clip, model=SMALL, fit_config=FitConfig(steps=300, batch_size=1024), stream_config=QuantConfig(4, True),
                     progress=False)
     assert e.fit.loss_history[-1] < 0.1 * e.fit.loss_history[0]
     ref = clip.samples * clip.peak_scale

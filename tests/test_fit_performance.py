@@ -170,9 +170,9 @@ def test_auto_clips_per_fit_batches_short_clips_on_gpus_only():
     assert auto_clips_per_fit("cuda", 220500) == 1  # the paper's 10 s full batch fills a GPU alone
     assert auto_clips_per_fit("cuda:1", 66150) == 3 and auto_clips_per_fit("cuda", 16384) == 16
     ablation = {"name": "a", "preset": "siamese-siren"}
-    on_gpu = {"fit": {"device": "cuda", "batch_size": None}}
+    on_gpu = {"siren": {"fit": {"device": "cuda", "batch_size": None}}}
     assert resolve_ablation(ablation, on_gpu, clip_samples=66150)["clips_per_fit"] == 3
-    assert resolve_ablation(ablation, {"fit": {"device": "cpu"}}, clip_samples=66150)["clips_per_fit"] == 1
+    assert resolve_ablation(ablation, {"siren": {"fit": {"device": "cpu"}}}, clip_samples=66150)["clips_per_fit"] == 1
     explicit = resolve_ablation({**ablation, "fit": {"clips_per_fit": 4}}, {}, clip_samples=66150)
     assert explicit["clips_per_fit"] == 4 and "clips_per_fit" not in explicit["fit"]  # not a FitConfig field
 
@@ -186,7 +186,7 @@ def test_fit_clips_then_split_fit_writes_what_fit_clip_writes(tmp_path, clips):
     from sirenpipe.pipeline.io import read_json
 
     ablation = resolve_ablation({"name": "small", "preset": "siamese-siren", "model": {"shared": [64, 64], "head_widths": [32]}},
-                                {"fit": {"steps": 6, "batch_size": 1024, "seed": 3, "device": "cpu"}})
+                                {"siren": {"fit": {"steps": 6, "batch_size": 1024, "seed": 3, "device": "cpu"}}})
     wavs = [tmp_path / f"clip-{i}.wav" for i in range(3)]
     for wav, x in zip(wavs, clips):
         write_wav(wav, x, 8000)

@@ -26,7 +26,7 @@ def test_packages_serve_their_names_lazily():
 
     for package in (codec, encoder, fit, models):
         assert all(getattr(package, name) is not None for name in package.__all__)
-    assert fit.Trainer.__module__ == "sirenpipe.fit.trainer" and codec.decode.__module__ == "sirenpipe.codec.decoder"
+    assert fit.Trainer.__module__ == "sirenpipe.fit.trainer" and codec.compress.__module__ == "sirenpipe.codec.bitstream"
     assert encoder.encode_clip.__module__ == "sirenpipe.encoder.api"
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         codec.nothing

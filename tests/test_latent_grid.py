@@ -10,11 +10,10 @@ import torch
 from conftest import speech_like
 
 from sirenpipe.audio import Clip
-from sirenpipe.codec import decode, decompress
 from sirenpipe.codec.latent_coding import LATENTS_PER_BYTE, exact_bits
-from sirenpipe.codec.synthesis import synthesize
-from sirenpipe.encoder.api import encode_clip, encode_latent_at_rate
-from sirenpipe.fit import LATENT_LR, FitConfig
+from sirenpipe.decoder import decode, decompress, synthesize
+from sirenpipe.encoder.api import encode_at_rate, encode_clip
+from sirenpipe.fit import LatentFitConfig
 from sirenpipe.fit.latent_trainer import fit_latent, hard_rate
 from sirenpipe.models import LatentGridModel, model_config
 from sirenpipe.models.latent_config import context_indices, decode_order, segment_length
@@ -30,7 +29,7 @@ def clip_of(seconds: float = 1.0) -> Clip:
 
 @pytest.fixture(scope="module")
 def encoded():
-    return encode_clip(clip_of(), "lg-xs", fit_config=FitConfig(steps=150, lr=LATENT_LR, rate_weight=3e-4), progress=False)
+    return encode_clip(clip_of(), "lg-xs", fit_config=LatentFitConfig(steps=150, rate_weight=3e-4), progress=False)
 
 
 @pytest.mark.parametrize("preset", PRESETS)
@@ -63,7 +62,7 @@ def test_a_longer_fit_lowers_the_loss():
     config, lmbda = model_config("lg-xs"), 3e-4
 
     def loss(steps):
-        result = fit_latent(x, config, FitConfig(steps=steps, lr=LATENT_LR, rate_weight=lmbda), progress=False)
+        result = fit_latent(x, config, LatentFitConfig(steps=steps, rate_weight=lmbda), progress=False)
         with torch.no_grad():
             distortion = torch.mean((result.model("hard") - torch.as_tensor(x)[:, None]) ** 2).item()
         return distortion + lmbda * hard_rate(result.model) / len(x)
@@ -75,17 +74,17 @@ def test_decoded_latents_are_the_encoders_bit_for_bit(encoded):
     stream = decompress(encoded.data)
     ours = [q.numpy().astype(np.int64) for q in encoded.fit.model.quantized_latents("hard")]
     assert any(np.abs(v).max() > 0 for v in ours)  # a real fit, not all-zero grids
-    assert all(np.array_equal(a, b.astype(np.int64)) for a, b in zip(ours, stream.latent.latents))
+    assert all(np.array_equal(a, b.astype(np.int64)) for a, b in zip(ours, stream.payload.latents))
 
 
 def test_the_code_length_is_the_coded_bytes(encoded):
     stream = decompress(encoded.data)
     config = stream.header.model
-    coded_bits = 8 * (stream.latent.sizes["latents"] - 2 * config.num_grids - 4)  # less alphabets and word count
-    estimate = exact_bits(stream.latent.latents, stream.latent.integer_arm(config))
+    coded_bits = 8 * (stream.payload.sizes["latents"] - 2 * config.num_grids - 4)  # less alphabets and word count
+    estimate = exact_bits(stream.payload.latents, stream.payload.integer_arm(config))
     assert sum(config.grid_lengths(stream.header.num_samples)) < LATENTS_PER_BYTE * coded_bits / 8  # no padding
     assert 0 <= coded_bits - estimate <= 64  # the range coder's termination, at most two words
-    assert encoded.networks["float_arm_bits"] == pytest.approx(encoded.networks["latent_bits"], rel=0.03)
+    assert encoded.report["float_arm_bits"] == pytest.approx(encoded.report["latent_bits"], rel=0.03)
 
 
 def test_the_decode_is_the_fitted_models_quantized_forward(encoded):
@@ -102,16 +101,17 @@ def test_the_decode_is_the_fitted_models_quantized_forward(encoded):
 
 
 def test_encodes_are_byte_identical_for_a_seed():
-    clip, config = clip_of(0.5), FitConfig(steps=30, lr=LATENT_LR, rate_weight=3e-4, seed=3)
+    clip, config = clip_of(0.5), LatentFitConfig(steps=30, rate_weight=3e-4, seed=3)
     first, second = (encode_clip(clip, "lg-xs", fit_config=config, progress=False).data for _ in range(2))
     assert first == second
-    other = encode_clip(clip, "lg-xs", fit_config=FitConfig(steps=30, lr=LATENT_LR, rate_weight=3e-4, seed=4), progress=False)
+    other = encode_clip(clip, "lg-xs", fit_config=LatentFitConfig(steps=30, rate_weight=3e-4, seed=4), progress=False)
     assert other.data != first
 
 
 def test_a_rate_target_keeps_the_stream_within_it():
     clip = clip_of(2.0)
-    encoded = encode_latent_at_rate(clip, 12.0, model_config("lg-xs"), FitConfig(steps=200, lr=LATENT_LR), progress=False)
+    encoded = encode_at_rate(clip, 12.0, "lg-xs", fit_config=LatentFitConfig(steps=200), progress=False)
+    assert encoded.family == "latent_grid"
     assert len(encoded.data) <= 12.0 * 1000 * clip.duration / 8
     assert len(encoded.data) > 0.5 * 12.0 * 1000 * clip.duration / 8  # it spends the budget, roughly
 
@@ -121,7 +121,8 @@ def test_the_cli_encodes_describes_and_refuses_siren_options(speech_wav, tmp_pat
 
     out = tmp_path / "a.sirn"
     assert main(["encode", str(speech_wav), str(out), "--preset", "lg-xs", "--bits", "4", "--quiet"]) == 2
-    assert "--bits apply to the SIREN presets" in capsys.readouterr().err and not out.exists()
+    assert "--bits applies to another model family, not to the latent grid preset lg-xs" in capsys.readouterr().err
+    assert not out.exists()
     assert main(["encode", str(speech_wav), str(out), "--preset", "lg-xs", "--steps", "20", "--kbps", "16", "--quiet"]) == 0
     assert out.stat().st_size <= 16000 * 2.0 / 8
     assert main(["info", str(out)]) == 0
@@ -155,14 +156,14 @@ GOLDEN_LATENTS_SHA256 = "51574e29a17ddda2f52dc3111b250fa1d0305e0b078888a7739219e
 def test_a_golden_v4_stream_decodes_to_its_latents_and_recodes_to_its_bytes():
     import hashlib
 
-    from sirenpipe.codec.bitstream import read_header
+    from sirenpipe.decoder import read_header
     from sirenpipe.codec.bitstream_v4 import write_payload
 
     stream = decompress(GOLDEN_V4)
-    latents = b"".join(v.astype(np.int8).tobytes() for v in stream.latent.latents)
+    latents = b"".join(v.astype(np.int8).tobytes() for v in stream.payload.latents)
     assert hashlib.sha256(latents).hexdigest() == GOLDEN_LATENTS_SHA256
     offset = read_header(GOLDEN_V4)[1]
-    assert write_payload(stream.latent, stream.header.model) == GOLDEN_V4[offset:-4]  # the coder is the decoder's inverse
+    assert write_payload(stream.payload, stream.header.model) == GOLDEN_V4[offset:-4]  # the coder is the decoder's inverse
 
 
 @pytest.mark.parametrize("n", [1, 2, 17, 33, 257, 5000])

@@ -103,6 +103,7 @@ def test_results_describe_what_ran_not_what_was_configured():
     text = describe_run(config, scores)
     assert "librispeech (librispeech: not present, skipped)" in text and "gtzan (gtzan: not present, skipped)" in text
     assert "demo-speech (demo, 2 clips, 1 failed)" in text and "demo-music (demo, 1 clip)" in text
+    assert "300 steps, batch 16384" in text  # the SIREN defaults of the config (defaults.siren.fit)
     differences = " ".join(paper_differences(config, scores))
     assert "speech from demo datasets" in differences and "not LibriSpeech" in differences
     assert "floor, 1.0, for 1 of 2 speech scores" in differences and "300 training steps" in differences

@@ -49,7 +49,9 @@ def test_schema_enums_equal_the_library_vocabulary():
     from sirenpipe.codec.variants import VARIANTS
     from sirenpipe.datasets import DATASET_TYPES
     from sirenpipe.datasets.catalog import KINDS
+    from sirenpipe.families import FAMILIES
     from sirenpipe.fit.config import LOSSES, PRECISIONS, FitConfig
+    from sirenpipe.fit.latent_config import LatentFitConfig
     from sirenpipe.metrics import available_metrics
 
     ablation = _enum("properties", "ablations", "items", "properties")
@@ -63,9 +65,15 @@ def test_schema_enums_equal_the_library_vocabulary():
     assert sorted(dataset["kind"]["enum"]) == sorted(KINDS)
     quant = _enum("definitions", "quant", "properties")
     assert quant["coding"]["enum"] == list(CODINGS) and quant["float_bits"]["enum"] == list(FLOAT_BITS)
-    # every setting of the library's configs can be set from the workflow, and nothing else
+    # every setting of the library's configs can be set from the workflow, and nothing else: the fit
+    # settings of every family (each ablation's family refuses the others'), and defaults per family
     assert set(quant) == set(QuantConfig.__dataclass_fields__)
-    assert set(_enum("definitions", "fit", "properties")) - {"clips_per_fit"} == set(FitConfig.__dataclass_fields__)
+    fit_settings = set(FitConfig.__dataclass_fields__) | set(LatentFitConfig.__dataclass_fields__)
+    assert set(_enum("definitions", "fit", "properties")) == fit_settings | {"clips_per_fit"}
+    defaults = _enum("properties", "defaults", "properties")
+    assert set(defaults) == set(FAMILIES)
+    for name, family in FAMILIES.items():
+        assert set(defaults[name]["properties"]) == ({"fit", "quant"} if family.stream_options else {"fit"})
 
 
 def test_tables_read_metric_direction_and_labels_from_the_registry():
@@ -83,7 +91,7 @@ def test_tables_read_metric_direction_and_labels_from_the_registry():
 def test_resolve_ablation_fills_defaults_and_checks_variants():
     from sirenpipe.pipeline.config import resolve_ablation
 
-    defaults = {"fit": {"steps": 30, "batch_size": 4096, "device": "cpu"}, "quant": {"bits": 6}}
+    defaults = {"siren": {"fit": {"steps": 30, "batch_size": 4096, "device": "cpu"}, "quant": {"bits": 6}}}
     siamese = resolve_ablation({"name": "s", "preset": "siamese-siren"}, defaults, 16000)
     assert siamese["variants"] == ["siamese"] and siamese["fit"]["steps"] == 30 and siamese["quant"]["bits"] == 6
     assert siamese["clips_per_fit"] == 1  # auto on CPU
@@ -103,8 +111,8 @@ def test_fit_groups_follow_the_selection_order():
 
 
 # --------------------------------------------------------------------------------------- stages
-INR_COLUMNS = ["dataset", "clip", "kind", "ablation", "status", "error", "preset", "curve", "target_kbps", "arch", "params",
-               "paper_params", "bytes", "kbps", "paper_bytes", "bits", "first_layer_bits", "weights", "per_channel", "stream_variant", "coding", "float_bits", "quant_aware", "rate_weight",
+INR_COLUMNS = ["dataset", "clip", "kind", "ablation", "status", "error", "preset", "curve", "target_kbps", "family", "arch",
+               "params", "bytes", "kbps", "paper_params", "paper_bytes", "bits", "first_layer_bits", "weights", "per_channel", "stream_variant", "coding", "float_bits", "quant_aware", "rate_weight",
                "loss", "loss_weight", "estimated_weight_bytes", "coded_weight_bytes", "steps", "batch_size", "lr", "seed", "fit_seconds",
                "fit_clips_together", "device", "final_loss", "sample_rate", "duration_s", "source", "offset_s",
                "license", "library_version", "variant"]
@@ -124,7 +132,7 @@ def fitted(tmp_path_factory):
     ablation = resolve_ablation(
         {"name": "tiny", "preset": "siamese-siren", "model": {"shared": [16, 16], "head_widths": [8]},
          "variants": ["f0", "mean"]},
-        {"fit": {"steps": 20, "batch_size": 4096, "device": "cpu"}}, 16000)
+        {"siren": {"fit": {"steps": 20, "batch_size": 4096, "device": "cpu"}}}, 16000)
     fit_clip(d / "clip.wav", ablation, d / "fit.pt", d / "fit.json")
     quantize_clip(d / "fit.pt", d / "clip.wav", ablation, d / "clip.sirn")
     return d, ablation
@@ -134,18 +142,20 @@ def test_quantize_stores_the_fitted_clip_and_its_best_variant(fitted):
     """Same bytes as compressing with the clip's own normalization (the facts the fit saved) and
     the decoder variant the stage chose, which the header names."""
     from sirenpipe.audio import load_clip
-    from sirenpipe.codec import compress, read_header
+    from sirenpipe.codec import compress
     from sirenpipe.codec.quantize import QuantConfig
+    from sirenpipe.decoder import read_header
     from sirenpipe.pipeline.fit import load_checkpoint
 
     d, ablation = fitted
-    model, facts = load_checkpoint(d / "fit.pt")
+    fit, facts = load_checkpoint(d / "fit.pt")
+    assert fit.config.to_dict() == ablation["fit"] and not fit.model.training
     clip = load_clip(d / "clip.wav")
     assert facts == {"peak_scale": clip.peak_scale, "sample_rate": 16000, "num_samples": 16000}
     stored = (d / "clip.sirn").read_bytes()
     variant = read_header(stored)[0].variant
     assert variant in ("f0", "mean", "siamese", "blind")
-    expected = compress(model, sample_rate=clip.sample_rate, num_samples=len(clip.samples), peak_scale=clip.peak_scale,
+    expected = compress(fit.model, sample_rate=clip.sample_rate, num_samples=len(clip.samples), peak_scale=clip.peak_scale,
                         quant=QuantConfig(**ablation["quant"]), preset=ablation["preset"], variant=variant)
     assert stored == expected
 
@@ -177,7 +187,7 @@ def test_score_rows_have_the_one_layout(fitted):
                out_parquet=d / "scores.parquet")
     rows = pd.read_parquet(d / "scores.parquet")
     assert list(rows.columns) == INR_COLUMNS + ["snr", "snr_mode", "snr_reason", "lsd", "lsd_mode", "lsd_reason"]
-    assert list(rows.variant) == ["f0", "mean"] and (rows.bytes == (d / "clip.sirn").stat().st_size).all()
+    assert list(rows.variant) == ["f0", "mean"] and (rows.family == "siren").all() and (rows.bytes == (d / "clip.sirn").stat().st_size).all()
     assert (rows.paper_params > rows.params).all() and rows.snr.notna().all()
 
 

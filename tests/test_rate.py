@@ -15,9 +15,10 @@ import soundfile as sf
 import torch
 
 from conftest import speech_like
-from sirenpipe.codec import QuantConfig, compress, decompress, synthesize
+from sirenpipe.codec import QuantConfig, compress
 from sirenpipe.codec.entropy import LAPLACE, encode_codes, laplace_bits
 from sirenpipe.codec.quantize import fake_quantize_state, pack_ints, quantize_state
+from sirenpipe.decoder import decompress, synthesize
 from sirenpipe.fit import FitConfig, Trainer, fit
 from sirenpipe.fit.trainer import _Encoded, time_grid
 from sirenpipe.models import INR, input_weight_names, model_config
@@ -63,11 +64,11 @@ def test_entropy_coding_is_lossless_and_never_larger(plain, clip, bits):
     coded, coded_stream = stored(plain.model, clip, QuantConfig(bits, True, "entropy"))
     assert np.array_equal(synthesize(fixed_stream), synthesize(coded_stream))  # the same audio, bit for bit
     assert len(coded) <= len(fixed)
-    for f, c in zip(fixed_stream.tensors, coded_stream.tensors):
+    for f, c in zip(fixed_stream.payload.tensors, coded_stream.payload.tensors):
         assert c.bytes <= f.bytes and f.name == c.name and f.count == c.count
     if bits <= 4:  # a fitted model's codes are far from uniform at low bit widths
         assert len(coded) < 0.97 * len(fixed)
-        assert {"histogram", "laplace"} & {t.coding for t in coded_stream.tensors}
+        assert {"histogram", "laplace"} & {t.coding for t in coded_stream.payload.tensors}
 
 
 @pytest.mark.parametrize("bits", [2, 3, 5, 8])
@@ -131,7 +132,7 @@ def test_qat_model_decodes_bit_for_bit(clip, quant):
     _, stream = stored(trainer.fitted_models()[0], clip, quant)
     assert np.array_equal(synthesize(stream), trained)
     latent = dict(_Encoded(trainer.models[0]).named_parameters())
-    decoded = stream.model.state_dict()
+    decoded = stream.payload.model.state_dict()
     quantized = fake_quantize_state(latent, quant)
     assert all(torch.equal(quantized[f"inr.{name}"], decoded[name]) for name in decoded)
 
@@ -155,13 +156,13 @@ def test_input_layer_is_stored_at_its_own_bits(plain, clip):
     are the quantizer's; a stream without the option has no such header field."""
     quant = QuantConfig(4, True, first_layer_bits=7)
     data, stream = stored(plain.model, clip, quant)
-    bits = {t.name: t.bits for t in stream.tensors if t.coding != "float"}
+    bits = {t.name: t.bits for t in stream.payload.tensors if t.coding != "float"}
     assert bits.pop("trunk.0.linear.weight") == 7 and set(bits.values()) == {4}
     assert stream.header.quant == quant and b'"first_layer_bits":7' in data and stream.version == data[4] == 3
     codes = quantize_state(plain.model.state_dict(), quant)
     assert np.abs(codes["trunk.0.linear.weight"].values).max() == 63 and np.abs(codes["trunk.1.linear.weight"].values).max() == 7
     expected = {name: torch.from_numpy(v.dequantize() if hasattr(v, "dequantize") else v) for name, v in codes.items()}
-    assert all(torch.equal(expected[name], w) for name, w in stream.model.state_dict().items())
+    assert all(torch.equal(expected[name], w) for name, w in stream.payload.model.state_dict().items())
     uniform, uniform_stream = stored(plain.model, clip, QuantConfig(4, True))
     assert b"first_layer_bits" not in uniform and uniform[4] == 2 and len(uniform) < len(data)
     assert QuantConfig(4, True, first_layer_bits=4) == QuantConfig(4, True)  # one spelling of "every layer at 4"
@@ -173,14 +174,14 @@ def test_input_layer_is_stored_at_its_own_bits(plain, clip):
 def test_header_with_a_bad_input_layer_width_is_refused(plain, clip):
     """Version 3 names the input layer's width, as 2..8 other than bits; version 2 never names it
     (an older decoder then reports an unsupported version, not a corrupt header)."""
-    from sirenpipe.codec.bitstream import _PREFIX
+    from sirenpipe.codec.header import PREFIX
     from sirenpipe.errors import BitstreamError
 
     data, _ = stored(plain.model, clip, QuantConfig(4, True, first_layer_bits=7))
 
     def edited(field: bytes, version: int = 3) -> bytes:
         body = data[:-4].replace(b'"first_layer_bits":7', field)
-        body = body[:4] + bytes([version]) + struct.pack("<I", _PREFIX.unpack_from(data)[2] + len(field) - 20) + body[9:]
+        body = body[:4] + bytes([version]) + struct.pack("<I", PREFIX.unpack_from(data)[2] + len(field) - 20) + body[9:]
         return body + struct.pack("<I", zlib.crc32(body))
 
     assert decompress(edited(b'"first_layer_bits":6')).header.quant.first_layer_bits == 6  # the editing is sound
@@ -203,7 +204,7 @@ def test_input_layer_bits_let_4_bit_qat_recover_more(clip):
         result = fitted(clip, quant=quant, quant_aware=True, rate_weight=1e-4)
         data, stream = stored(result.model, clip, quant)
         snr[quant] = snr_db(clip, mean_heads(stream))
-        coded = sum(t.bytes for t in stream.tensors if t.coding != "float")
+        coded = sum(t.bytes for t in stream.payload.tensors if t.coding != "float")
         assert result.rate_bits / 8 == pytest.approx(coded, rel=0.03)
     print(f"4-bit QAT SNR: every layer 4 bits {snr[uniform]:.2f} dB, input layer 8 bits {snr[first8]:.2f} dB")
     assert snr[first8] > snr[uniform] + 0.7
@@ -219,7 +220,7 @@ def test_rate_weight_trades_quality_for_size_and_its_estimate_is_the_coded_size(
         sizes.append(len(data))
         snrs.append(snr_db(clip, mean_heads(stream)))
         if weight:
-            coded = sum(t.bytes for t in stream.tensors if t.coding != "float")
+            coded = sum(t.bytes for t in stream.payload.tensors if t.coding != "float")
             print(f"rate weight {weight:g}: estimated {result.rate_bits / 8:.0f} bytes of weight codes, coded {coded}")
             assert result.rate_bits / 8 == pytest.approx(coded, rel=0.03)
     print(f"bytes {sizes}, SNR {snrs}")
@@ -260,7 +261,7 @@ def test_cli_encodes_quantization_aware_and_info_lists_coded_tensors(tmp_path, c
 
 def test_workflow_fit_sees_the_quantizer_only_when_it_trains_with_it():
     """fit_quant is in the fit rule's params: a quant edit refits QAT/rate-aware ablations only."""
-    defaults = {"fit": {"steps": 10}, "quant": {"bits": 6}}
+    defaults = {"siren": {"fit": {"steps": 10}, "quant": {"bits": 6}}}
     plain = resolve_ablation({"name": "a", "preset": "siamese-siren"}, defaults)
     qat = resolve_ablation({"name": "b", "preset": "siamese-siren", "fit": {"quant_aware": True}}, defaults)
     rate = resolve_ablation({"name": "c", "preset": "siamese-siren", "fit": {"rate_weight": 1e-6}}, defaults)

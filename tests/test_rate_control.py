@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from dataclasses import asdict
 from types import SimpleNamespace
 
 import numpy as np
@@ -13,11 +14,13 @@ import torch
 from conftest import speech_like
 from sirenpipe.audio import Clip
 from sirenpipe.cli import main
-from sirenpipe.codec import QuantConfig, compress, decode, decompress, read_header
-from sirenpipe.encoder.api import compress_within, encode_at_rate
-from sirenpipe.encoder.rate_model import RateModel, RatePoint, Recipe, load_rate_model, write_rate_model
-from sirenpipe.encoder.ratecontrol import plan_rate, predicted_bytes, scaled_model
+from sirenpipe.codec import QuantConfig, compress
+from sirenpipe.decoder import decode, decompress, read_header
+from sirenpipe.encoder.api import encode_at_rate, encode_fitted
+from sirenpipe.encoder.rate_model import RateModel, load_rate_model, write_rate_model
+from sirenpipe.encoder.ratecontrol import plan_rate
 from sirenpipe.errors import BitstreamError, SirenpipeError
+from sirenpipe.families.siren.rate import Recipe, predicted_bytes, recipe_of, scaled_model
 from sirenpipe.fit import FitConfig
 from sirenpipe.models import INR, model_config
 from sirenpipe.models.config import PRESETS
@@ -27,14 +30,19 @@ RATE = 16000
 
 
 def synthetic_model(bpw_qat=4.5, quality_gap=2.0) -> RateModel:
-    """Two recipes measured at three densities: 8-bit PTQ and 6-bit QAT (fewer bits per weight,
-    lower quality at equal density by quality_gap dB)."""
+    """Two SIREN recipes measured at three densities: 8-bit PTQ and 6-bit QAT (fewer bits per
+    weight, lower quality at equal density by quality_gap dB)."""
     ptq, qat = Recipe(8, False, 0.0), Recipe(6, True, 0.0)
-    points = []
+
+    def row(recipe, density, bpw, quality):
+        return {"family": "siren", **asdict(recipe), "params": 5 * density, "params_per_second": density,
+                "bits_per_weight": bpw, "psnr": None, "pesq": quality, "visqol": None, "clips": 1}
+
+    rows = []
     for density, quality in ((2000, 20.0), (8000, 30.0), (30000, 40.0)):
-        points.append(RatePoint(ptq, density, 7.6, quality))
-        points.append(RatePoint(qat, density, bpw_qat, quality - quality_gap))
-    return RateModel(tuple(points), {}, "synthetic")
+        rows.append(row(ptq, density, 7.6, quality))
+        rows.append(row(qat, density, bpw_qat, quality - quality_gap))
+    return RateModel({"siren": rows}, {}, "synthetic")
 
 
 @pytest.mark.parametrize("preset", sorted(p for p in PRESETS if model_config(p).family == "siren"))
@@ -90,13 +98,14 @@ def test_too_low_a_target_is_a_clear_error():
 
 def test_packaged_rate_model_covers_the_sweep():
     model = load_rate_model()
-    recipes = {p.recipe for p in model.points}
+    rows = model.rows["siren"]
+    recipes = {recipe_of(r) for r in rows}
     assert len(recipes) >= 3 and any(r.quant_aware for r in recipes) and len({r.bits for r in recipes}) >= 2
     assert {r.loss for r in recipes} >= {"mse", "lpc"}  # the objectives measured beside the paper's loss
-    assert all(0 < p.bits_per_weight <= max(p.recipe.bits, p.recipe.first_layer_bits or 0) and p.params_per_second > 0
-               for p in model.points)
+    assert all(0 < r["bits_per_weight"] <= max(r["bits"], r["first_layer_bits"] or 0) and r["params_per_second"] > 0
+               for r in rows)
     p = model.provenance
-    assert p["presets"] and p["duration_s"] > 0 and p["sample_rate"] > 0 and p["fit"]["steps"] > 0
+    assert p["presets"] and p["duration_s"] > 0 and p["sample_rate"] > 0 and p["fit"]["siren"]["steps"] > 0
     assert len(p["clips"]) >= 2 and p["sirenpipe_version"] and p["created"]
     assert "packaged" in model.describe() and f"{len(p['clips'])} clips" in model.describe()
 
@@ -106,7 +115,7 @@ def rate_model_rows(first_layer_bits=(6, 4), loss="mse", loss_weight=0.0, gain=0
     for first in first_layer_bits:
         for params, density, bpw, pesq in ((10000, 2000, 3.5, 2.5 if first == 6 else 2.0),
                                            (40000, 8000, 3.4, 3.0 if first == 6 else 2.4)):
-            rows.append({"bits": 4, "first_layer_bits": first, "quant_aware": True, "rate_weight": 0.0,
+            rows.append({"family": "siren", "bits": 4, "first_layer_bits": first, "quant_aware": True, "rate_weight": 0.0,
                          "loss": loss, "loss_weight": loss_weight, "per_channel": True, "float_bits": 16,
                          "params": params, "params_per_second": density, "bits_per_weight": bpw, "psnr": None,
                          "pesq": pesq + gain, "visqol": 2.0, "clips": 2})
@@ -114,7 +123,7 @@ def rate_model_rows(first_layer_bits=(6, 4), loss="mse", loss_weight=0.0, gain=0
 
 
 PROVENANCE = {"presets": ["siamese-siren"], "duration_s": 5.0, "sample_rate": RATE, "clips": ["a/x", "b/y"],
-              "fit": {"steps": 10}, "sirenpipe_version": "test", "created": "2026-01-01", "source": "a test"}
+              "fit": {"siren": {"steps": 10}}, "sirenpipe_version": "test", "created": "2026-01-01", "source": "a test"}
 
 
 def test_rate_control_chooses_an_input_layer_width_when_the_model_has_one(tmp_path):
@@ -123,9 +132,9 @@ def test_rate_control_chooses_an_input_layer_width_when_the_model_has_one(tmp_pa
     path = tmp_path / "rate_model.json"
     write_rate_model(path, rate_model_rows(), PROVENANCE)
     model = load_rate_model(path)
-    assert {p.recipe.first_layer_bits for p in model.points} == {6, None}
+    assert {recipe_of(r).first_layer_bits for r in model.rows["siren"]} == {6, None}
     plan = plan_rate(48, 5 * RATE, RATE, rate_model=model)
-    assert plan.recipe.first_layer_bits == 6 and plan.quant.for_layer(True).bits == 6
+    assert plan.recipe.first_layer_bits == 6 and plan.recipe.quant().for_layer(True).bits == 6
     assert "4-bit (input layer 6-bit) quantization-aware" in plan.describe()
     assert plan.rate_model is model and str(path) in model.describe()
 
@@ -155,7 +164,7 @@ def test_rate_control_chooses_the_training_objective_unless_one_is_named(tmp_pat
     assert resolve_ablation(ablation, {}, 5 * RATE, RATE)["fit"]["loss"] == "lpc"
     assert resolve_ablation(ablation, {}, 5 * RATE, RATE)["fit"]["loss_weight"] == 64.0
     assert resolve_ablation({**ablation, "fit": {"loss": "mse"}}, {}, 5 * RATE, RATE)["fit"]["loss"] == "mse"
-    assert resolve_ablation(ablation, {"fit": {"loss": "mse"}}, 5 * RATE, RATE)["fit"]["loss"] == "mse"
+    assert resolve_ablation(ablation, {"siren": {"fit": {"loss": "mse"}}}, 5 * RATE, RATE)["fit"]["loss"] == "mse"
     with pytest.raises(ValueError, match="target_kbps chooses fit.loss_weight"):
         resolve_ablation({"name": "t", "preset": "siamese-siren", "target_kbps": 48, "fit": {"loss_weight": 2.0}},
                          {}, 5 * 22050, 22050)
@@ -165,13 +174,13 @@ def test_a_schema_1_rate_model_reads_as_mse(tmp_path):
     """Rate models written before the objective was a recipe dimension were all fitted with MSE."""
     import json
 
-    rows = [{k: v for k, v in row.items() if k not in ("loss", "loss_weight")} for row in rate_model_rows()]
+    rows = [{k: v for k, v in row.items() if k not in ("loss", "loss_weight", "family")} for row in rate_model_rows()]
     path = tmp_path / "old.json"
-    path.write_text(json.dumps({"schema": 1, "provenance": PROVENANCE, "rows": rows}))
+    path.write_text(json.dumps({"schema": 1, "provenance": {**PROVENANCE, "fit": {"steps": 10}}, "rows": rows}))
     model = load_rate_model(path)
-    assert {(p.recipe.loss, p.recipe.loss_weight) for p in model.points} == {("mse", 0.0)}
-    path.write_text(json.dumps({"schema": 3, "provenance": PROVENANCE, "rows": rows}))
-    with pytest.raises(SirenpipeError, match="schema 3"):
+    assert {(r["loss"], r["loss_weight"]) for r in model.rows["siren"]} == {("mse", 0.0)}
+    path.write_text(json.dumps({"schema": 4, "provenance": PROVENANCE, "rows": rows}))
+    with pytest.raises(SirenpipeError, match="schema 4"):
         load_rate_model(path)
     bad = rate_model_rows()
     bad[0]["loss"] = "perceptual"
@@ -231,19 +240,19 @@ def test_encode_at_rate_never_exceeds_the_target():
         encoded = encode_at_rate(clip, kbps, fit_config=fit, progress=False)
         assert len(encoded.data) * 8 / clip.duration / 1000 <= kbps
         header = read_header(encoded.data)[0]
-        assert header.model == encoded.plan.model and header.quant == encoded.quant
+        assert header.model == encoded.plan.model and header.quant == encoded.stream_config
 
 
 def test_over_budget_streams_are_requantized_at_fewer_bits():
     clip = short_clip()
     torch.manual_seed(0)
-    model = INR(scaled_model("siamese-siren", 64))
-    full, quant, _ = compress_within(model, clip, QuantConfig(8, True, "entropy", 16))
-    assert quant.bits == 8
-    data, used, _ = compress_within(model, clip, QuantConfig(8, True, "entropy", 16), budget_bytes=len(full) * 3 // 4)
-    assert used.bits < 8 and len(data) <= len(full) * 3 // 4
+    fitted = SimpleNamespace(model=INR(scaled_model("siamese-siren", 64)), config=FitConfig())
+    full = encode_fitted(fitted, clip, QuantConfig(8, True, "entropy", 16))
+    assert full.stream_config.bits == 8
+    smaller = encode_fitted(fitted, clip, QuantConfig(8, True, "entropy", 16), budget_bytes=len(full.data) * 3 // 4)
+    assert smaller.stream_config.bits < 8 and len(smaller.data) <= len(full.data) * 3 // 4
     with pytest.raises(SirenpipeError, match="over its budget"):
-        compress_within(model, clip, QuantConfig(8, True, "entropy", 16), budget_bytes=100)
+        encode_fitted(fitted, clip, QuantConfig(8, True, "entropy", 16), budget_bytes=100)
 
 
 def test_the_stream_names_its_best_variant_and_decode_uses_it():
@@ -256,9 +265,10 @@ def test_the_stream_names_its_best_variant_and_decode_uses_it():
 
     noisy = add_noise(speech_like(RATE, 1.0), 15.0)
     clip = Clip((noisy / np.abs(noisy).max()).astype(np.float32), RATE, 0.5, RATE, 1.0)
-    model = fit(clip.samples, scaled_model("siamese-siren", 48), FitConfig(steps=150, batch_size=4096, device="cpu"),
-                progress=False).model
-    data, _, variant = compress_within(model, clip, QuantConfig(8))
+    result = fit(clip.samples, scaled_model("siamese-siren", 48), FitConfig(steps=150, batch_size=4096, device="cpu"),
+                 progress=False)
+    encoded = encode_fitted(result, clip, QuantConfig(8))
+    data, variant = encoded.data, encoded.variant
     assert decompress(data).header.variant == variant and decode(data).variant == variant
     reference = clip.samples * clip.peak_scale
     quality = {}
@@ -286,7 +296,7 @@ def test_cli_kbps_prints_its_choice_and_lands_under_target(tmp_path, capsys):
     assert "rate control: target 48 kbps" in out and "parameters" in out and "-bit" in out
     assert "rate control: planned from the rate model (packaged) rate_model.json" in out
     assert sirn.stat().st_size * 8 / 2.0 / 1000 <= 48
-    for flag in ("--bits", "--first-layer-bits", "--coding", "--float-bits"):  # every RATE_CONTROLLED option
+    for flag in ("--bits", "--first-layer-bits", "--coding", "--float-bits"):  # every rate-controlled stream option
         value = "entropy" if flag == "--coding" else "16" if flag == "--float-bits" else "6"
         assert main([*args, flag, value]) == 2
         err = capsys.readouterr().err
@@ -308,8 +318,8 @@ def test_cli_kbps_prints_its_choice_and_lands_under_target(tmp_path, capsys):
 def test_workflow_target_kbps_resolves_to_the_plan():
     samples, rate = 5 * 22050, 22050
     resolved = resolve_ablation({"name": "t", "preset": "siamese-siren", "target_kbps": 40}, {}, samples, rate)
-    plan = plan_rate(40, samples, rate)
-    assert resolved["model"] == plan.model.to_dict() and resolved["quant"] == plan.quant.to_dict()
+    plan = plan_rate(40, samples, rate, "siamese-siren")
+    assert resolved["model"] == plan.model.to_dict() and resolved["quant"] == plan.recipe.quant().to_dict()
     assert resolved["fit"]["quant_aware"] == plan.recipe.quant_aware and resolved["target_kbps"] == 40.0
     with pytest.raises(ValueError, match="target_kbps chooses quant.bits"):
         resolve_ablation({"name": "t", "preset": "siamese-siren", "target_kbps": 40, "quant": {"bits": 6}}, {},
@@ -322,7 +332,7 @@ def test_workflow_target_kbps_resolves_to_the_plan():
 
 
 def test_ablations_differing_only_in_quantization_share_a_fit():
-    defaults = {"fit": {"steps": 10, "device": "cpu"}}
+    defaults = {"siren": {"fit": {"steps": 10, "device": "cpu"}}}
     ablations = {a["name"]: resolve_ablation(a, defaults) for a in [
         {"name": "b8", "preset": "siamese-siren", "quant": {"bits": 8}},
         {"name": "b4", "preset": "siamese-siren", "quant": {"bits": 4}},
@@ -357,8 +367,8 @@ def test_rate_model_averages_the_best_variant_over_clips():
 
     from sirenpipe.pipeline.rate_model import rate_model
 
-    model = rate_model(pd.DataFrame(sweep_scores())).set_index("bits")
-    assert sorted(model.index) == [6, 8] and (model["clips"] == 2).all()
+    model = pd.DataFrame(rate_model(pd.DataFrame(sweep_scores()))).set_index("bits")
+    assert sorted(model.index) == [6, 8] and (model["clips"] == 2).all() and (model["family"] == "siren").all()
     assert model.loc[8, "psnr"] == pytest.approx(49.0) and model.loc[6, "psnr"] == pytest.approx(47.0)
     assert model.loc[8, "params_per_second"] == 2000 and model.loc[6, "bits_per_weight"] == pytest.approx(5000 * 8 / 9000)
 
@@ -376,14 +386,14 @@ def test_rate_model_stage_writes_what_rate_control_reads_with_its_provenance(tmp
     model = load_rate_model(tmp_path / "rate_model.json")
     p = model.provenance
     assert p["clips"] == ["d/a", "d/b"] and p["presets"] == ["siamese-siren"] and p["duration_s"] == 5.0
-    assert p["sample_rate"] == 22050 and p["fit"] == {"steps": 100, "batch_size": 4096, "lr": 1e-4, "seed": 0}
-    assert isinstance(p["fit"]["steps"], int)  # as configured, though the codec rows made the column float
+    assert p["sample_rate"] == 22050 and p["fit"] == {"siren": {"steps": 100, "batch_size": 4096, "lr": 1e-4, "seed": 0}}
+    assert isinstance(p["fit"]["siren"]["steps"], int)  # as configured, though the codec rows made the column float
     assert p["sirenpipe_version"] == "9.9" and p["source"] == "snakemake --configfile config/rd.yaml"
-    assert {point.recipe.bits for point in model.points} == {6, 8}
+    assert {row["bits"] for row in model.rows["siren"]} == {6, 8}
     assert plan_rate(24, 5 * RATE, RATE, rate_model=model).rate_model is model
     music_only = pd.DataFrame(sweep_scores()).assign(pesq=None)
     music_only.to_parquet(scores)
-    with pytest.raises(SirenpipeError, match="no entropy-coded curve point has pesq"):
+    with pytest.raises(SirenpipeError, match="no curve point has pesq"):
         write_rate_model_stage(scores, tmp_path / "unusable.json")
     assert not (tmp_path / "unusable.json").exists()
 

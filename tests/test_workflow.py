@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 TINY = {
     "clip": {"duration": 1.0, "sample_rate": 16000},
     "datasets": {"speech": {"type": "folder", "kind": "speech", "glob": "audio/*.wav", "clips": 4, "seed": 0}},
-    "defaults": {"fit": {"steps": 30, "batch_size": 4096, "seed": 0, "device": "cpu"}, "quant": {"bits": 8}},
+    "defaults": {"siren": {"fit": {"steps": 30, "batch_size": 4096, "seed": 0, "device": "cpu"}, "quant": {"bits": 8}}},
     "ablations": [
         {"name": "siamese", "preset": "siamese-siren", "model": {"shared": [32, 32], "head_widths": [16]},
          "variants": ["f0", "siamese"]},
