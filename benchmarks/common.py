@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmarks: the command line, the summary, the clip, the machine, FLOP counts."""
+"""Helpers shared by the benchmarks: the command line, the summary, the clip, the machine, FLOP counts, the
+rate model's SIREN recipes."""
 
 from __future__ import annotations
 
@@ -137,6 +138,17 @@ def load_samples(path: str | None, sample_rate: int, seconds: float) -> tuple[np
     from sirenpipe.audio import load_clip
 
     return load_clip(path, sample_rate=sample_rate, duration=seconds).samples, path
+
+
+def siren_recipes(rate_model) -> dict:
+    """The SIREN recipes of a rate model (encoder.rate_model.RateModel), in its rows' order, each
+    with its rows."""
+    from sirenpipe.families.siren.rate import recipe_of
+
+    recipes: dict = {}
+    for row in rate_model.rows.get("siren", []):
+        recipes.setdefault(recipe_of(row), []).append(row)
+    return recipes
 
 
 def load_average() -> str:

@@ -41,8 +41,9 @@ def main(argv=None) -> int:
         print("no CUDA device: nothing to check")
         return 1
     from sirenpipe.audio import load_clip
-    from sirenpipe.codec import QuantConfig, compress, decompress, synthesize
+    from sirenpipe.codec import QuantConfig, compress
     from sirenpipe.codec.quantize import fake_quantize_state, quantize_state
+    from sirenpipe.decoder import decompress, synthesize
     from sirenpipe.fit import FitConfig, fit, fit_many
     from sirenpipe.fit.trainer import time_grid
     from sirenpipe.models import model_config

@@ -56,9 +56,8 @@ def encode(args) -> None:
     import soundfile as sf
 
     from sirenpipe.audio import load_clip
-    from sirenpipe.encoder.api import encode_latent_at_rate
-    from sirenpipe.fit import LATENT_LR, FitConfig
-    from sirenpipe.models import model_config
+    from sirenpipe.encoder.api import encode_at_rate
+    from sirenpipe.fit import LatentFitConfig
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -68,17 +67,18 @@ def encode(args) -> None:
         sf.write(out / f"{stem}.wav", clip.samples * clip.peak_scale, clip.sample_rate, subtype="FLOAT")
     for spec in args.specs:
         preset, _, loss = spec.partition(":")
-        config = FitConfig(steps=args.steps, lr=LATENT_LR, seed=args.seed, device=args.device, loss=loss or "mse")
+        loss = loss or "mse"
+        config = LatentFitConfig(steps=args.steps, seed=args.seed, device=args.device, loss=loss)
         entries = []
         for clip, stem in zip(clips, stems):
             start = time.perf_counter()
-            encoded = encode_latent_at_rate(clip, args.kbps, model_config(preset), config, progress=False, preset=preset)
+            encoded = encode_at_rate(clip, args.kbps, preset, config, progress=False, loss=loss)
             wall = time.perf_counter() - start
             write_bytes(out / f"{stem}-{tag(spec)}.sirn", encoded.data)
             entries.append({"clip": stem, "spec": spec, "kbps": len(encoded.data) * 8 / clip.duration / 1000,
                             "bytes": len(encoded.data), "variant": encoded.variant, "encode_seconds": wall,
                             "fit_seconds": encoded.fit.seconds, "rate_weight": encoded.fit.config.rate_weight,
-                            "networks": encoded.networks})
+                            "networks": encoded.report})
             print(f"{spec} {stem}: {entries[-1]['kbps']:.2f} kbps, {wall:.0f} s", flush=True)
         budget = f"{args.steps} full-clip steps, seed {args.seed}, {args.seconds:g} s clips, on {encoded.fit.device}"
         write_json(out / f"encoded-{tag(spec)}.json", {"entries": entries, "budget": budget, "kbps": args.kbps,
@@ -90,9 +90,8 @@ def score(args) -> None:
     import pandas as pd
     import soundfile as sf
 
-    from sirenpipe.codec import decompress
-    from sirenpipe.codec.synthesis import synthesize
     from sirenpipe.codec.variants import allowed_variants, reconstruct
+    from sirenpipe.decoder import decompress, synthesize
     from sirenpipe.metrics import score as metric_scores
 
     folders = [("latent grid", Path(args.out))] + ([("SIREN", Path(args.siren))] if args.siren else [])
@@ -150,10 +149,10 @@ def cost(args) -> None:
     import torch
 
     from sirenpipe.audio import Clip
-    from sirenpipe.codec import QuantConfig, compress, decompress
-    from sirenpipe.codec.synthesis import synthesize
+    from sirenpipe.codec import QuantConfig, compress
+    from sirenpipe.decoder import decompress, synthesize
     from sirenpipe.encoder.api import encode_clip
-    from sirenpipe.fit import LATENT_LR, FitConfig
+    from sirenpipe.fit import LatentFitConfig
     from sirenpipe.models import INR, model_config
 
     torch.set_num_threads(torch.get_num_threads())
@@ -163,7 +162,7 @@ def cost(args) -> None:
     for preset in args.presets:
         config = model_config(preset)
         if config.family == "latent_grid":  # a short fit, so that the latents and networks are a real stream's
-            data = encode_clip(clip, preset, fit_config=FitConfig(steps=100, lr=LATENT_LR), progress=False).data
+            data = encode_clip(clip, preset, fit_config=LatentFitConfig(steps=100), progress=False).data
             macs = config.macs_per_sample()
         else:
             torch.manual_seed(0)

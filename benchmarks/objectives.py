@@ -60,7 +60,7 @@ def encode(args) -> None:
 
     from sirenpipe.audio import load_clip
     from sirenpipe.encoder import load_rate_model, plan_rate
-    from sirenpipe.encoder.api import compress_within
+    from sirenpipe.encoder.api import encode_fitted
     from sirenpipe.fit import LOSSES, FitConfig, fit_many
 
     out = Path(args.out)
@@ -72,7 +72,7 @@ def encode(args) -> None:
         sf.write(out / f"{stem}.wav", clip.samples * clip.peak_scale, clip.sample_rate, subtype="FLOAT")
     n, rate = len(clips[0].samples), clips[0].sample_rate
     base = FitConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed, device=args.device)
-    trained = {p.recipe.loss for p in rate_model.points}
+    trained = {recipe.loss for recipe in common.siren_recipes(rate_model)}
     for spec in args.objectives:
         loss, weight = spec_parts(spec)
         if loss != "auto" and loss not in LOSSES:
@@ -84,16 +84,16 @@ def encode(args) -> None:
             settings.update(loss=loss, loss_weight=weight if weight is not None
                             else settings["loss_weight"] if plan.recipe.loss == loss else None)
         config = replace(base, **settings)
-        results = fit_many([c.samples for c in clips], plan.model, config, quant=plan.quant, sample_rate=rate,
-                           progress=False)
+        quant = plan.recipe.quant()
+        results = fit_many([c.samples for c in clips], plan.model, config, quant=quant, sample_rate=rate, progress=False)
         tag = re.sub(r"[^A-Za-z0-9._-]", "-", spec)
         entries = []
         for clip, stem, result in zip(clips, stems, results):
-            data, used, variant = compress_within(result.model, clip, plan.quant, plan.budget_bytes)
-            write_bytes(out / f"{stem}-{tag}.sirn", data)
+            encoded = encode_fitted(result, clip, quant, plan.budget_bytes)
+            write_bytes(out / f"{stem}-{tag}.sirn", encoded.data)
             entries.append({"clip": stem, "spec": spec, "loss": config.loss, "loss_weight": config.loss_weight,
-                            "plan": plan.describe(), "bits_used": used.bits, "variant": variant,
-                            "kbps": len(data) * 8 / clip.duration / 1000, "seconds": clip.duration,
+                            "plan": plan.describe(), "bits_used": encoded.stream_config.bits, "variant": encoded.variant,
+                            "kbps": len(encoded.data) * 8 / clip.duration / 1000, "seconds": clip.duration,
                             "final_loss": result.final_loss})
         budget = f"{args.steps} steps of {args.batch_size}-sample batches, seed {args.seed}, {args.seconds:g} s clips"
         write_json(out / f"encoded-{tag}.json", {"entries": entries, "budget": budget, "kbps": args.kbps,
@@ -110,9 +110,8 @@ def score(args) -> None:
     import pandas as pd
     import soundfile as sf
 
-    from sirenpipe.codec import decompress
-    from sirenpipe.codec.synthesis import synthesize
     from sirenpipe.codec.variants import DEFAULT_ALPHA, allowed_variants, noise_estimate, reconstruct
+    from sirenpipe.decoder import decompress, synthesize
     from sirenpipe.metrics import score as metric_scores
 
     out = Path(args.out)

@@ -30,6 +30,7 @@ from . import common
 NAME = "rate_candidates"
 TITLE = "Rate control's candidates"
 INT8 = "int8"  # the reference stream's label
+PRESET = "siamese-siren"  # the paper preset: the reference stream's model, the layout the plans scale
 
 
 def parse(argv=None):
@@ -57,7 +58,7 @@ def encode(args) -> None:
 
     from sirenpipe.audio import load_clip
     from sirenpipe.codec.quantize import QuantConfig
-    from sirenpipe.encoder import compress_within, load_rate_model, plan_rate
+    from sirenpipe.encoder import encode_fitted, load_rate_model, plan_rate
     from sirenpipe.errors import SirenpipeError
     from sirenpipe.fit import FitConfig, fit_many
     from sirenpipe.models import model_config
@@ -80,8 +81,7 @@ def encode(args) -> None:
         results = fit_many([c.samples for c in clips], config, fit_config, quant=quant, sample_rate=rate,
                            progress=False)
         for clip, stem, result in zip(clips, stems, results):
-            data, _, _ = compress_within(result.model, clip, quant, budget)
-            write_bytes(out / f"{stem}-{name}.sirn", data)
+            write_bytes(out / f"{stem}-{name}.sirn", encode_fitted(result, clip, quant, budget).data)
         run["device"] = results[0].device
         run["entries"].append({"label": name, "params": results[0].model.num_parameters(),
                                "fit_seconds": time.time() - start, **facts})
@@ -90,24 +90,24 @@ def encode(args) -> None:
 
     target = args.kbps
     if args.ratio:
-        fit_and_store(INT8, model_config("siamese-siren"), base, QuantConfig(8, False, "fixed", 32), None)
+        fit_and_store(INT8, model_config(PRESET), base, QuantConfig(8, False, "fixed", 32), None)
         int8_bytes = max((out / f"{stem}-{INT8}.sirn").stat().st_size for stem in stems)
         target = args.ratio * int8_bytes * 8 / args.seconds / 1000
     run["target_kbps"] = target
-    run["choice"] = label(plan_rate(target, num_samples, rate, rate_model=rate_model))
-    run["packaged_choice"] = label(plan_rate(target, num_samples, rate))
+    run["choice"] = label(plan_rate(target, num_samples, rate, PRESET, rate_model))
+    run["packaged_choice"] = label(plan_rate(target, num_samples, rate, PRESET))
     plans = []
-    for recipe in dict.fromkeys(p.recipe for p in rate_model.points):
-        alone = replace(rate_model, points=tuple(p for p in rate_model.points if p.recipe == recipe))
+    for recipe, rows in common.siren_recipes(rate_model).items():
+        alone = replace(rate_model, rows={**rate_model.rows, "siren": rows})
         try:
-            plans.append(plan_rate(target, num_samples, rate, rate_model=alone))
+            plans.append(plan_rate(target, num_samples, rate, PRESET, alone))
         except SirenpipeError as error:  # this recipe has no model that fits the target
             print(f"{recipe.describe()}: {error}", flush=True)
     plans.sort(key=lambda plan: -plan.predicted_quality)
     for plan in plans[: args.top]:
         print(plan.describe(), flush=True)
         fit_config = replace(base, **plan.recipe.fit_settings())
-        fit_and_store(label(plan), plan.model, fit_config, plan.quant, plan.budget_bytes,
+        fit_and_store(label(plan), plan.model, fit_config, plan.recipe.quant(), plan.budget_bytes,
                       recipe=plan.recipe.describe(), predicted=plan.predicted_quality)
 
 
@@ -115,7 +115,7 @@ def score(args) -> None:
     import numpy as np
 
     from sirenpipe.audio import load_clip
-    from sirenpipe.codec import decode
+    from sirenpipe.decoder import decode
     from sirenpipe.encoder import choose_variant
     from sirenpipe.metrics import score as metric_scores
 

@@ -50,15 +50,15 @@ def encode(args) -> None:
         clip = load_clip(path, sample_rate=args.sample_rate, duration=args.seconds)
         stem = Path(path).stem.replace(".", "-")
         sf.write(out / f"{stem}.wav", clip.samples * clip.peak_scale, clip.sample_rate, subtype="FLOAT")
-        paper = encode_clip(clip, "siamese-siren", fit_config=fit_config, quant=QuantConfig(8, False, "fixed", 32),
-                            progress=False)
+        paper = encode_clip(clip, "siamese-siren", fit_config=fit_config,
+                            stream_config=QuantConfig(8, False, "fixed", 32), progress=False)
         paper_kbps = len(paper.data) * 8 / clip.duration / 1000
         target = args.kbps or args.ratio * paper_kbps
         controlled = encode_at_rate(clip, target, "siamese-siren", fit_config, progress=False)
         for name, encoded in (("int8", paper), ("kbps", controlled)):
             write_bytes(out / f"{stem}-{name}.sirn", encoded.data)
         entry = {"clip": path, "stem": stem, "seconds": clip.duration, "target_kbps": target,
-                 "plan": controlled.plan.describe(), "bits_used": controlled.quant.bits,
+                 "plan": controlled.plan.describe(), "bits_used": controlled.stream_config.bits,
                  "device": paper.fit.device, "fit_seconds": [paper.fit.seconds, controlled.fit.seconds],
                  "budget": f"{args.steps} steps x {args.batch_size}-sample batches, seed {args.seed}"}
         entries.append(entry)
@@ -71,7 +71,7 @@ def score(args) -> None:
     import numpy as np
     import soundfile as sf
 
-    from sirenpipe.codec import decode
+    from sirenpipe.decoder import decode
     from sirenpipe.metrics import score as metric_scores
 
     out = Path(args.out)

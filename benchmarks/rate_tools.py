@@ -146,7 +146,8 @@ def score(args) -> None:
     import soundfile as sf
     import torch
 
-    from sirenpipe.codec import decompress, reconstruct, synthesize, synthesize_model
+    from sirenpipe.codec import reconstruct, synthesize_model
+    from sirenpipe.decoder import decompress, synthesize
     from sirenpipe.metrics import score as metric_scores
     from sirenpipe.models import INR, model_config
 
@@ -166,8 +167,8 @@ def score(args) -> None:
             stream = decompress(data)
             heads = synthesize(stream)
             sizes = {"bytes": len(data), "kbps": len(data) * 8 / e["seconds"] / 1000,
-                     "coded_code_bytes": sum(t.bytes for t in stream.tensors if t.coding != "float"),
-                     "codings": sorted({t.coding for t in stream.tensors})}
+                     "coded_code_bytes": sum(t.bytes for t in stream.payload.tensors if t.coding != "float"),
+                     "codings": sorted({t.coding for t in stream.payload.tensors})}
         heads_of[e.get("stream", e["clip"])] = heads
         siamese = metric_scores(ref=ref, est=reconstruct(heads, rate, "siamese"), sample_rate=rate, kind="speech",
                                 metrics=["pesq", "visqol"])
