@@ -222,6 +222,7 @@ def _rd_scores(stream_variant="blind", steps=1000) -> pd.DataFrame:
                 library_version="0.1.0",
             )
             fit = dict(
+                family="siren",
                 preset="siamese-siren",
                 arch="siamese",
                 steps=steps,
@@ -345,10 +346,10 @@ def test_rate_distortion_markdown():
     )
     assert "opus (levels 0.9, 0.95, 0.98)" in run
     assert (
-        "| paper-int8 | paper-int8-w256, paper-int8-w128, paper-int8-w64 | 150,000 / 40,000 / 10,000 | 8 | PTQ "
+        "| paper-int8 | SIREN | paper-int8-w256, paper-int8-w128, paper-int8-w64 | 150,000 / 40,000 / 10,000 | 8 | PTQ "
         "| 0 | mse | per tensor | fixed | 32 | mean, siamese | — |"
     ) in run
-    assert "| — | rate-6k | 3,000 | 6 | QAT | 0.0003 | mse | per channel | entropy | 16 | mean, siamese | 6 |" in run
+    assert "| — | SIREN | rate-6k | 3,000 | 6 | QAT | 0.0003 | mse | per channel | entropy | 16 | mean, siamese | 6 |" in run
 
     # 2. the points: the BD-rate's variant (siamese), the stream's own (blind, not scored)
     speech = _section(text, "### speech-set (speech)")
