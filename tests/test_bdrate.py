@@ -20,6 +20,7 @@ from sirenpipe.evaluation.bdrate import (
     efficient_points,
 )
 from sirenpipe.evaluation.rd_report import (
+    _rate_weight_cell,
     fit_time,
     point_table,
     rate_distortion_markdown,
@@ -385,6 +386,15 @@ def test_rate_distortion_markdown():
     seconds = (100 + 50 + 25 + 7) + (100 + 50 + 26 + 7) + (100 + 50 + 25 + 7)
     assert f"Fitting took {seconds / 60:.1f} min in all ({seconds} s)" in how
     assert "12 distinct fits behind 12 ablation × clip pairs" in how
+
+
+def test_curve_table_shows_the_range_of_rate_weights_that_adapted_to_targets():
+    """A latent-grid curve's fits each adapt their rate weight to a target: the curve table shows
+    the range, not every clip's weight; a fixed weight (with or without a target) shows as is."""
+    adapted = {"rate_weight": [3e-4, 2e-6, 0.01], "target_kbps": [6.0, 12.0]}
+    assert _rate_weight_cell(adapted) == "adapted, 2e-06–0.01"
+    assert _rate_weight_cell({"rate_weight": [3e-4], "target_kbps": [6.0]}) == "0.0003"
+    assert _rate_weight_cell({"rate_weight": [0.0, 3e-4], "target_kbps": []}) == "0, 0.0003"
 
 
 def test_rate_distortion_markdown_variants_budgets_and_sharing():
