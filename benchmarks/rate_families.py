@@ -1,6 +1,6 @@
 """Rate control across the model families: `encode --kbps K` without a preset beside `--preset siamese-siren`.
 
-    python -m benchmarks.rate_families encode --clips A.g722 B.g722 C.ogg D.g722 --kbps 24 --out rf/
+    python -m benchmarks.rate_families encode --clips A.g722 B.g722 C.ogg D.g722 --kbps 24 --siren-batch-size 16384 --out rf/
     python -m benchmarks.rate_families score --out rf/          # docs/results/rate_families.md
 
 `encode` encodes each clip twice at the same target and fit budget (--steps steps, seed --seed;
